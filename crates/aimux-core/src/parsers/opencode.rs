@@ -1,0 +1,23 @@
+//! Opencode session files. (Being written.)
+
+use super::{LineOutcome, RecordParser};
+use crate::model::ParsedSession;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct OpencodeParser {
+    session: ParsedSession,
+}
+
+impl RecordParser for OpencodeParser {
+    fn handle_line(&mut self, line: &[u8]) -> LineOutcome {
+        match serde_json::from_slice::<serde_json::Value>(line) {
+            Ok(_) => LineOutcome::Unknown,
+            Err(_) => LineOutcome::Malformed,
+        }
+    }
+
+    fn session(&self) -> &ParsedSession {
+        &self.session
+    }
+}
