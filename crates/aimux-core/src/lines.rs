@@ -71,7 +71,6 @@ impl LineBuffer {
                 // The dropped bytes still count toward the offset once the line ends.
                 let held = self.pending.len();
                 self.pending.clear();
-                self.pending.resize(0, 0);
                 self.consumed += held as u64;
                 self.consumed += bytes.len() as u64;
                 return overflow;

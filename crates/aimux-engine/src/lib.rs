@@ -1,1 +1,10 @@
-//! aimux engine.
+//! The aimux engine: finds every provider's session files, keeps the index current by
+//! reading only appended bytes, and serves sessions, costs and traces from it.
+
+pub mod catalog;
+pub mod costs;
+pub mod home;
+pub mod index;
+pub mod scan;
+pub mod sources;
+pub mod trace;

@@ -1,1 +1,20 @@
-fn main() {}
+//! aimux: one terminal control plane for fleets of AI coding agents.
+
+mod cli;
+mod commands;
+mod config;
+mod table;
+
+use clap::Parser;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    match commands::run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("aimux: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}

@@ -1,0 +1,423 @@
+//! The session index: an SQLite cache of every parsed session file, keyed by file
+//! identity (path, size, mtime, inode) with the parser's resume state, so a rerun reads
+//! only what changed and a grown file resumes from its last offset.
+//!
+//! The index is a cache: deleting it loses nothing, the next scan rebuilds it.
+
+use aimux_core::parsers::SessionFileParser;
+use aimux_core::{ModelUsage, ParseStats, ParsedSession, Provider, TokenUsage};
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+const SCHEMA_VERSION: i64 = 1;
+
+#[derive(Debug, thiserror::Error)]
+pub enum IndexError {
+    #[error("index database {path}: {source}")]
+    Sqlite {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
+    #[error("cannot create {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// What identifies one version of a file on disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct FileIdentity {
+    pub size: u64,
+    pub mtime_ns: i64,
+    pub inode: u64,
+}
+
+/// The cached state of one session file.
+#[derive(Debug, Clone)]
+pub struct CachedFile {
+    pub id: i64,
+    pub identity: FileIdentity,
+    pub offset: u64,
+}
+
+/// Per-file summary kept in the index (one session file = one row).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FileSummary {
+    pub path: String,
+    pub provider: Provider,
+    pub session_id: Option<String>,
+    pub cwd: Option<String>,
+    pub title: Option<String>,
+    pub started_at: Option<String>,
+    pub last_activity: Option<String>,
+    pub turns: u64,
+    pub tool_calls: u64,
+    pub failed_tool_calls: u64,
+    pub tokens: TokenUsage,
+    pub models: Vec<ModelUsage>,
+    pub main_model: Option<String>,
+    pub stats: ParseStats,
+    pub size: u64,
+}
+
+/// One turn row (for merging sessions spread over several files, and daily costs).
+#[derive(Debug, Clone)]
+pub struct TurnRow {
+    pub file_id: i64,
+    pub turn_id: String,
+    pub started_at: Option<String>,
+    pub tool_calls: u64,
+    pub failed_tool_calls: u64,
+    pub tokens: TokenUsage,
+    pub models: Vec<ModelUsage>,
+    pub subagent: bool,
+}
+
+pub struct Index {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl Index {
+    /// Opens (creating if needed) the index at `path`. A corrupt or foreign-version
+    /// index is discarded and rebuilt: it only caches what the session files hold.
+    pub fn open(path: &Path) -> Result<Index, IndexError> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|source| IndexError::Io {
+                path: dir.to_path_buf(),
+                source,
+            })?;
+        }
+        match Index::open_inner(path) {
+            Ok(ix) => Ok(ix),
+            Err(_) => {
+                for suffix in ["", "-wal", "-shm"] {
+                    let p = PathBuf::from(format!("{}{suffix}", path.display()));
+                    let _ = std::fs::remove_file(p);
+                }
+                Index::open_inner(path)
+            }
+        }
+    }
+
+    pub fn open_in_memory() -> Result<Index, IndexError> {
+        let conn = Connection::open_in_memory().map_err(|source| IndexError::Sqlite {
+            path: PathBuf::from(":memory:"),
+            source,
+        })?;
+        let ix = Index {
+            conn,
+            path: PathBuf::from(":memory:"),
+        };
+        ix.init()?;
+        Ok(ix)
+    }
+
+    fn open_inner(path: &Path) -> Result<Index, IndexError> {
+        let conn = Connection::open(path).map_err(|source| IndexError::Sqlite {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let ix = Index {
+            conn,
+            path: path.to_path_buf(),
+        };
+        ix.init()?;
+        Ok(ix)
+    }
+
+    fn err(&self, source: rusqlite::Error) -> IndexError {
+        IndexError::Sqlite {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    fn init(&self) -> Result<(), IndexError> {
+        self.conn
+            .execute_batch(
+                "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=5000;",
+            )
+            .map_err(|e| self.err(e))?;
+        let version: i64 = self
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(|e| self.err(e))?;
+        if version != SCHEMA_VERSION {
+            self.conn
+                .execute_batch(
+                    "DROP TABLE IF EXISTS turns; DROP TABLE IF EXISTS files;
+                     CREATE TABLE files (
+                       id INTEGER PRIMARY KEY,
+                       path TEXT NOT NULL UNIQUE,
+                       provider TEXT NOT NULL,
+                       size INTEGER NOT NULL,
+                       mtime_ns INTEGER NOT NULL,
+                       inode INTEGER NOT NULL,
+                       offset INTEGER NOT NULL,
+                       state BLOB,
+                       session_id TEXT,
+                       summary TEXT NOT NULL
+                     );
+                     CREATE INDEX files_session ON files(session_id);
+                     CREATE TABLE turns (
+                       file_id INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE,
+                       seq INTEGER NOT NULL,
+                       turn_id TEXT NOT NULL,
+                       started_at TEXT,
+                       tool_calls INTEGER NOT NULL,
+                       failed_tool_calls INTEGER NOT NULL,
+                       models TEXT NOT NULL,
+                       subagent INTEGER NOT NULL,
+                       PRIMARY KEY (file_id, seq)
+                     );
+                     PRAGMA user_version = 1;",
+                )
+                .map_err(|e| self.err(e))?;
+        }
+        self.conn
+            .execute_batch("PRAGMA foreign_keys=ON;")
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    /// Every cached file: path → (id, identity, offset).
+    pub fn cached_files(&self) -> Result<Vec<(String, CachedFile)>, IndexError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT id, path, size, mtime_ns, inode, offset FROM files")
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(1)?,
+                    CachedFile {
+                        id: r.get(0)?,
+                        identity: FileIdentity {
+                            size: r.get::<_, i64>(2)? as u64,
+                            mtime_ns: r.get(3)?,
+                            inode: r.get::<_, i64>(4)? as u64,
+                        },
+                        offset: r.get::<_, i64>(5)? as u64,
+                    },
+                ))
+            })
+            .map_err(|e| self.err(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.err(e))
+    }
+
+    /// The persisted parser of a file, to resume it from its offset.
+    pub fn load_parser(&self, id: i64) -> Result<Option<SessionFileParser>, IndexError> {
+        let blob: Option<Vec<u8>> = self
+            .conn
+            .query_row("SELECT state FROM files WHERE id = ?1", [id], |r| r.get(0))
+            .optional()
+            .map_err(|e| self.err(e))?
+            .flatten();
+        Ok(blob.and_then(|b| serde_json::from_slice(&b).ok()))
+    }
+
+    pub fn begin(&mut self) -> Result<rusqlite::Transaction<'_>, IndexError> {
+        let path = self.path.clone();
+        self.conn
+            .transaction()
+            .map_err(|source| IndexError::Sqlite { path, source })
+    }
+
+    /// Stores a parsed file (replacing any earlier version of it) inside `tx`.
+    pub fn store(
+        tx: &rusqlite::Transaction<'_>,
+        path: &str,
+        identity: FileIdentity,
+        parser: &SessionFileParser,
+        summary: &FileSummary,
+    ) -> rusqlite::Result<()> {
+        let state = persisted_state(parser);
+        let summary_json = serde_json::to_string(summary).unwrap_or_default();
+        tx.execute(
+            "INSERT INTO files (path, provider, size, mtime_ns, inode, offset, state, session_id, summary)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+             ON CONFLICT(path) DO UPDATE SET provider=excluded.provider, size=excluded.size,
+               mtime_ns=excluded.mtime_ns, inode=excluded.inode, offset=excluded.offset,
+               state=excluded.state, session_id=excluded.session_id, summary=excluded.summary",
+            params![
+                path,
+                parser.provider.as_str(),
+                identity.size as i64,
+                identity.mtime_ns,
+                identity.inode as i64,
+                parser.offset() as i64,
+                state,
+                summary.session_id,
+                summary_json
+            ],
+        )?;
+        let file_id: i64 =
+            tx.query_row("SELECT id FROM files WHERE path = ?1", [path], |r| r.get(0))?;
+        tx.execute("DELETE FROM turns WHERE file_id = ?1", [file_id])?;
+        let mut insert = tx.prepare_cached(
+            "INSERT INTO turns (file_id, seq, turn_id, started_at, tool_calls, failed_tool_calls, models, subagent)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        )?;
+        let session = parser.session();
+        let main = session.turns.iter().map(|t| (t, false));
+        let subs = session
+            .subagents
+            .iter()
+            .flat_map(|s| s.turns.iter().map(|t| (t, true)));
+        for (seq, (turn, subagent)) in main.chain(subs).enumerate() {
+            insert.execute(params![
+                file_id,
+                seq as i64,
+                turn.id,
+                turn.started_at.map(|t| t.to_rfc3339()),
+                turn.tools.len() as i64,
+                turn.failed_tool_calls() as i64,
+                serde_json::to_string(&turn.usage_by_model).unwrap_or_default(),
+                subagent
+            ])?;
+        }
+        Ok(())
+    }
+
+    /// Only the identity changed (e.g. touched, same content length): keep the parse.
+    pub fn touch(
+        tx: &rusqlite::Transaction<'_>,
+        id: i64,
+        identity: FileIdentity,
+    ) -> rusqlite::Result<()> {
+        tx.execute(
+            "UPDATE files SET size=?2, mtime_ns=?3, inode=?4 WHERE id=?1",
+            params![
+                id,
+                identity.size as i64,
+                identity.mtime_ns,
+                identity.inode as i64
+            ],
+        )?;
+        Ok(())
+    }
+
+    pub fn forget(tx: &rusqlite::Transaction<'_>, id: i64) -> rusqlite::Result<()> {
+        tx.execute("DELETE FROM files WHERE id = ?1", [id])?;
+        Ok(())
+    }
+
+    /// Every file summary with its row id.
+    pub fn summaries(&self) -> Result<Vec<(i64, FileSummary)>, IndexError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT id, summary FROM files")
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))
+            .map_err(|e| self.err(e))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (id, json) = row.map_err(|e| self.err(e))?;
+            if let Ok(s) = serde_json::from_str::<FileSummary>(&json) {
+                out.push((id, s));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Turn rows of the given files.
+    pub fn turns_of(&self, file_ids: &[i64]) -> Result<Vec<TurnRow>, IndexError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT file_id, turn_id, started_at, tool_calls, failed_tool_calls, models, subagent
+                 FROM turns WHERE file_id = ?1 ORDER BY seq",
+            )
+            .map_err(|e| self.err(e))?;
+        let mut out = Vec::new();
+        for id in file_ids {
+            let rows = stmt
+                .query_map([id], |r| {
+                    let models: String = r.get(5)?;
+                    let models: Vec<ModelUsage> = serde_json::from_str(&models).unwrap_or_default();
+                    let mut tokens = TokenUsage::default();
+                    for m in &models {
+                        tokens += m.tokens;
+                    }
+                    Ok(TurnRow {
+                        file_id: r.get(0)?,
+                        turn_id: r.get(1)?,
+                        started_at: r.get(2)?,
+                        tool_calls: r.get::<_, i64>(3)? as u64,
+                        failed_tool_calls: r.get::<_, i64>(4)? as u64,
+                        tokens,
+                        models,
+                        subagent: r.get(6)?,
+                    })
+                })
+                .map_err(|e| self.err(e))?;
+            for row in rows {
+                out.push(row.map_err(|e| self.err(e))?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Paths of the files holding a session.
+    pub fn files_of_session(
+        &self,
+        session_id: &str,
+    ) -> Result<Vec<(i64, FileSummary)>, IndexError> {
+        Ok(self
+            .summaries()?
+            .into_iter()
+            .filter(|(_, s)| s.session_id.as_deref() == Some(session_id))
+            .collect())
+    }
+}
+
+/// Long texts are cut in the persisted resume state: the index needs counts and
+/// previews, and `aimux trace` re-reads the file for full content. Cutting works on the
+/// serialised form so it needs no knowledge of each parser's internals; ids and other
+/// short strings are never touched.
+fn persisted_state(parser: &SessionFileParser) -> Vec<u8> {
+    const MAX_TEXT: usize = 2048;
+    fn cut(v: &mut serde_json::Value) {
+        match v {
+            serde_json::Value::String(s) if s.len() > MAX_TEXT => {
+                *s = aimux_core::text::truncate(s, MAX_TEXT);
+            }
+            serde_json::Value::Array(items) => items.iter_mut().for_each(cut),
+            serde_json::Value::Object(map) => map.values_mut().for_each(cut),
+            _ => {}
+        }
+    }
+    match serde_json::to_value(parser) {
+        Ok(mut v) => {
+            cut(&mut v);
+            serde_json::to_vec(&v).unwrap_or_default()
+        }
+        Err(_) => Vec::new(),
+    }
+}
+
+/// Builds the index row for a parsed file.
+pub fn summarize(path: &str, parser: &SessionFileParser, size: u64) -> FileSummary {
+    let s: &ParsedSession = parser.session();
+    FileSummary {
+        path: path.to_string(),
+        provider: parser.provider,
+        session_id: s.id.clone(),
+        cwd: s.cwd.clone(),
+        title: s.title.clone(),
+        started_at: s.started_at.map(|t| t.to_rfc3339()),
+        last_activity: s.last_activity.map(|t| t.to_rfc3339()),
+        turns: s.turns.len() as u64,
+        tool_calls: s.all_turns().map(|t| t.tools.len() as u64).sum(),
+        failed_tool_calls: s.all_turns().map(|t| t.failed_tool_calls() as u64).sum(),
+        tokens: s.tokens(),
+        models: s.usage_by_model(),
+        main_model: s.main_model(),
+        stats: parser.stats,
+        size,
+    }
+}

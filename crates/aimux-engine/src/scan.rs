@@ -1,0 +1,318 @@
+//! Brings the index up to date with the session files on disk, reading only new bytes.
+
+use crate::index::{CachedFile, FileIdentity, Index, IndexError, summarize};
+use crate::sources::{FileFormat, SessionFileRef, Warning, all_sources};
+use aimux_core::parsers::SessionFileParser;
+use serde::Serialize;
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::Path;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// Bytes handed to a parser at a time, so a huge file never sits in memory whole.
+const READ_CHUNK: usize = 8 * 1024 * 1024;
+
+/// What a scan did; `parsed + resumed + unchanged` = files seen.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct ScanReport {
+    pub files: usize,
+    /// Parsed from the start (new, replaced, or not resumable).
+    pub parsed: usize,
+    /// Grown files continued from their last offset.
+    pub resumed: usize,
+    pub unchanged: usize,
+    pub removed: usize,
+    pub bytes_read: u64,
+    pub warnings: Vec<Warning>,
+}
+
+/// Progress callback: (files done, files to parse).
+pub type Progress<'a> = &'a (dyn Fn(usize, usize) + Sync);
+
+enum Plan {
+    Full,
+    Resume { id: i64, offset: u64 },
+}
+
+struct Job<'a> {
+    file: &'a SessionFileRef,
+    identity: FileIdentity,
+    plan: Plan,
+}
+
+struct Done {
+    path: String,
+    identity: FileIdentity,
+    parser: SessionFileParser,
+    resumed: bool,
+    bytes: u64,
+}
+
+pub fn file_identity(meta: &std::fs::Metadata) -> FileIdentity {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        FileIdentity {
+            size: meta.len(),
+            mtime_ns: meta.mtime() * 1_000_000_000 + meta.mtime_nsec(),
+            inode: meta.ino(),
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let mtime_ns = meta
+            .modified()
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map(|d| d.as_nanos() as i64)
+            .unwrap_or(0);
+        FileIdentity {
+            size: meta.len(),
+            mtime_ns,
+            inode: 0,
+        }
+    }
+}
+
+/// Enumerates every provider's session files under `home`.
+pub fn enumerate(home: &Path, warnings: &mut Vec<Warning>) -> Vec<SessionFileRef> {
+    let mut files = Vec::new();
+    for source in all_sources() {
+        // A provider that panics while listing must not take the others down.
+        let mut found = Vec::new();
+        let mut w = Vec::new();
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            source.session_files(home, &mut found, &mut w)
+        }));
+        warnings.append(&mut w);
+        match outcome {
+            Ok(()) => files.append(&mut found),
+            Err(_) => warnings.push(Warning {
+                provider: Some(source.provider()),
+                file: source.data_dir(home).display().to_string(),
+                skipped_records: 0,
+                message: "provider failed while listing its files".into(),
+            }),
+        }
+    }
+    files
+}
+
+/// Scans `home` and updates `index`.
+pub fn scan(
+    home: &Path,
+    index: &mut Index,
+    progress: Option<Progress<'_>>,
+) -> Result<ScanReport, IndexError> {
+    let mut report = ScanReport::default();
+    let files = enumerate(home, &mut report.warnings);
+    report.files = files.len();
+    let cached: HashMap<String, CachedFile> = index.cached_files()?.into_iter().collect();
+    let mut seen: HashMap<&str, ()> = HashMap::with_capacity(files.len());
+
+    let mut jobs = Vec::new();
+    let mut touched = Vec::new();
+    for file in &files {
+        let Some(path) = file.path.to_str() else {
+            report.warnings.push(Warning {
+                provider: Some(file.provider),
+                file: file.path.display().to_string(),
+                skipped_records: 0,
+                message: "path is not valid UTF-8; skipped".into(),
+            });
+            continue;
+        };
+        seen.insert(path, ());
+        let meta = match std::fs::metadata(&file.path) {
+            Ok(m) => m,
+            Err(e) => {
+                report
+                    .warnings
+                    .push(Warning::io(file.provider, &file.path, &e));
+                continue;
+            }
+        };
+        let identity = file_identity(&meta);
+        match cached.get(path) {
+            Some(c) if c.identity == identity => report.unchanged += 1,
+            Some(c)
+                if file.format == FileFormat::Jsonl
+                    && c.identity.inode == identity.inode
+                    && identity.size >= c.identity.size
+                    && identity.size >= c.offset =>
+            {
+                if identity.size == c.identity.size && identity.size == c.offset {
+                    // Only the timestamp moved; nothing new to read.
+                    touched.push((c.id, identity));
+                    report.unchanged += 1;
+                } else {
+                    jobs.push(Job {
+                        file,
+                        identity,
+                        plan: Plan::Resume {
+                            id: c.id,
+                            offset: c.offset,
+                        },
+                    });
+                }
+            }
+            _ => jobs.push(Job {
+                file,
+                identity,
+                plan: Plan::Full,
+            }),
+        }
+    }
+
+    // Resume states are loaded up front: the connection is not shared with workers.
+    let mut resume_states: HashMap<i64, SessionFileParser> = HashMap::new();
+    for job in &jobs {
+        if let Plan::Resume { id, .. } = job.plan
+            && let Some(p) = index.load_parser(id)?
+        {
+            resume_states.insert(id, p);
+        }
+    }
+    let resume_states = Mutex::new(resume_states);
+
+    let total = jobs.len();
+    let done_count = AtomicUsize::new(0);
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<Result<Done, Warning>>> = Mutex::new(Vec::with_capacity(total));
+    let workers = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2)
+        .min(total.max(1));
+    std::thread::scope(|s| {
+        for _ in 0..workers {
+            s.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(job) = jobs.get(i) else { break };
+                    let prior = match job.plan {
+                        Plan::Resume { id, offset } => resume_states
+                            .lock()
+                            .ok()
+                            .and_then(|mut m| m.remove(&id))
+                            .filter(|p| p.offset() == offset),
+                        Plan::Full => None,
+                    };
+                    let result = run_job(job, prior);
+                    if let Ok(mut r) = results.lock() {
+                        r.push(result);
+                    }
+                    let n = done_count.fetch_add(1, Ordering::Relaxed) + 1;
+                    if let Some(cb) = progress {
+                        cb(n, total);
+                    }
+                }
+            });
+        }
+    });
+    let results = results.into_inner().unwrap_or_default();
+
+    let tx = index.begin()?;
+    let sql = |e: rusqlite::Error| IndexError::Sqlite {
+        path: "index".into(),
+        source: e,
+    };
+    for (id, identity) in touched {
+        Index::touch(&tx, id, identity).map_err(sql)?;
+    }
+    for result in results {
+        match result {
+            Ok(done) => {
+                if done.resumed {
+                    report.resumed += 1;
+                } else {
+                    report.parsed += 1;
+                }
+                report.bytes_read += done.bytes;
+                let summary = summarize(&done.path, &done.parser, done.identity.size);
+                Index::store(&tx, &done.path, done.identity, &done.parser, &summary)
+                    .map_err(sql)?;
+            }
+            Err(w) => report.warnings.push(w),
+        }
+    }
+    for (path, c) in &cached {
+        if !seen.contains_key(path.as_str()) {
+            Index::forget(&tx, c.id).map_err(sql)?;
+            report.removed += 1;
+        }
+    }
+    tx.commit().map_err(sql)?;
+    Ok(report)
+}
+
+fn run_job(job: &Job<'_>, prior: Option<SessionFileParser>) -> Result<Done, Warning> {
+    let file = job.file;
+    let path = file.path.to_string_lossy().into_owned();
+    let resumed = prior.is_some();
+    let mut parser = prior.unwrap_or_else(|| SessionFileParser::new(file.provider));
+    let start = parser.offset();
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        read_into(&file.path, file.format, start, &mut parser)
+    }));
+    match outcome {
+        Ok(Ok(bytes)) => Ok(Done {
+            path,
+            identity: job.identity,
+            parser,
+            resumed,
+            bytes,
+        }),
+        Ok(Err(e)) => Err(Warning::io(file.provider, &file.path, &e)),
+        Err(_) => Err(Warning {
+            provider: Some(file.provider),
+            file: path,
+            skipped_records: 0,
+            message: "parser failed on this file; skipped".into(),
+        }),
+    }
+}
+
+/// Feeds the file's bytes from `start` to `parser`; returns bytes read.
+pub fn read_into(
+    path: &Path,
+    format: FileFormat,
+    start: u64,
+    parser: &mut SessionFileParser,
+) -> std::io::Result<u64> {
+    let mut f = File::open(path)?;
+    match format {
+        FileFormat::WholeJson => {
+            let mut buf = Vec::new();
+            f.read_to_end(&mut buf)?;
+            parser.parse_whole_json(&buf);
+            Ok(buf.len() as u64)
+        }
+        FileFormat::Jsonl => {
+            if start > 0 {
+                f.seek(SeekFrom::Start(start))?;
+            }
+            let mut buf = vec![0u8; READ_CHUNK];
+            let mut total = 0u64;
+            loop {
+                let n = match f.read(&mut buf) {
+                    Ok(0) => break,
+                    Ok(n) => n,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                    Err(e) => return Err(e),
+                };
+                total += n as u64;
+                parser.feed(&buf[..n]);
+            }
+            Ok(total)
+        }
+    }
+}
+
+/// Parses one file from scratch (full content, nothing from the index).
+pub fn parse_file(file: &SessionFileRef) -> std::io::Result<SessionFileParser> {
+    let mut parser = SessionFileParser::new(file.provider);
+    read_into(&file.path, file.format, 0, &mut parser)?;
+    Ok(parser)
+}

@@ -1,0 +1,90 @@
+//! Command-line interface. Every TUI view has a headless twin here.
+
+use clap::{Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "aimux",
+    version,
+    about = "One terminal control plane for fleets of AI coding agents"
+)]
+pub struct Cli {
+    /// Whose agent data to read (the directory holding .claude, .codex, .gemini).
+    #[arg(long, global = true, env = "AIMUX_DATA_HOME", value_name = "DIR")]
+    pub home: Option<PathBuf>,
+
+    /// aimux's own state directory (index, annotations, config).
+    #[arg(long, global = true, env = "AIMUX_HOME", value_name = "DIR")]
+    pub aimux_home: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List sessions of every provider, newest activity first.
+    Sessions(SessionsArgs),
+    /// Tokens and USD, aggregated.
+    Costs(CostsArgs),
+    /// A session turn by turn.
+    Trace(TraceArgs),
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum SessionSort {
+    Recent,
+    Cost,
+    Age,
+    Turns,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SessionsArgs {
+    #[arg(long)]
+    pub json: bool,
+    /// Only this provider (claude, codex, gemini, opencode).
+    #[arg(long)]
+    pub provider: Option<String>,
+    /// Only sessions whose project (directory name) is NAME.
+    #[arg(long, value_name = "NAME")]
+    pub project: Option<String>,
+    /// Only sessions active since DATE (YYYY-MM-DD, RFC 3339, or a span like 7d / 12h).
+    #[arg(long, value_name = "DATE")]
+    pub since: Option<String>,
+    #[arg(long, value_enum, default_value_t = SessionSort::Recent)]
+    pub sort: SessionSort,
+    #[arg(long, value_name = "N")]
+    pub limit: Option<usize>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum CostBy {
+    Project,
+    Provider,
+    Model,
+    Session,
+    Day,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CostsArgs {
+    #[arg(long, value_enum, default_value_t = CostBy::Project)]
+    pub by: CostBy,
+    #[arg(long)]
+    pub json: bool,
+    /// Only sessions active since DATE (YYYY-MM-DD, RFC 3339, or a span like 7d / 12h).
+    #[arg(long, value_name = "DATE")]
+    pub since: Option<String>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct TraceArgs {
+    /// Session id or a unique prefix of it.
+    pub session: String,
+    #[arg(long, conflicts_with = "markdown")]
+    pub json: bool,
+    #[arg(long)]
+    pub markdown: bool,
+}
