@@ -6,6 +6,7 @@ pub mod lines;
 pub mod model;
 pub mod parsers;
 pub mod pricing;
+pub mod status;
 pub mod text;
 
 pub use model::*;
