@@ -1,6 +1,7 @@
 //! Sessions as users see them: files of one conversation merged, titles applied, costs
 //! priced. Built from the index only (no session file is read here).
 
+use crate::annotations::AnnotationStore;
 use crate::index::{FileSummary, Index, IndexError, TurnRow};
 use crate::sources::{Warning, all_sources, project_name};
 use aimux_core::pricing::PriceTable;
@@ -39,6 +40,35 @@ pub struct SessionRow {
     /// The session's main file; `files` lists all when a conversation spans several.
     pub file: String,
     pub files: Vec<String>,
+    /// Human labels on this session's turns.
+    pub annotations: AnnotationCounts,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct AnnotationCounts {
+    pub good: usize,
+    pub bad: usize,
+    pub waste: usize,
+}
+
+/// Fills in annotation counts, reading only the sessions that have an evaluations file.
+pub fn apply_annotation_counts(rows: &mut [SessionRow], store: &AnnotationStore) {
+    let Ok(entries) = std::fs::read_dir(store.dir()) else {
+        return;
+    };
+    let annotated: std::collections::HashSet<String> = entries
+        .filter_map(Result::ok)
+        .filter_map(|e| {
+            e.file_name()
+                .to_str()
+                .and_then(|n| n.strip_suffix(".jsonl"))
+                .map(str::to_string)
+        })
+        .collect();
+    for row in rows.iter_mut().filter(|r| annotated.contains(&r.id)) {
+        let (good, bad, waste) = store.load(&row.id).counts();
+        row.annotations = AnnotationCounts { good, bad, waste };
+    }
 }
 
 impl SessionRow {
@@ -147,6 +177,7 @@ pub fn sessions(
             models,
             file: main.map(|s| s.path.clone()).unwrap_or_default(),
             files: files.iter().map(|(_, s)| s.path.clone()).collect(),
+            annotations: AnnotationCounts::default(),
             id,
             provider,
         });

@@ -1,6 +1,7 @@
 //! A session's full turn-by-turn trace, read fresh from its files (the index keeps only
 //! previews), with each turn priced so per-turn costs add up to the session cost.
 
+use crate::annotations::{Annotation, SessionAnnotations};
 use crate::catalog::{ModelCost, SessionRow, price_models};
 use crate::scan::parse_file;
 use crate::sources::{FileFormat, SessionFileRef, Warning};
@@ -39,6 +40,8 @@ pub struct TraceTurn {
     /// Set for turns of a subagent (sidechain) conversation.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub subagent: Option<String>,
+    /// The human label on this turn, if any.
+    pub annotation: Option<Annotation>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -49,7 +52,7 @@ pub struct Trace {
 }
 
 /// Reads the session's files and builds its trace.
-pub fn trace(row: &SessionRow, prices: &PriceTable) -> Trace {
+pub fn trace(row: &SessionRow, prices: &PriceTable, annotations: &SessionAnnotations) -> Trace {
     let mut warnings = Vec::new();
     let mut parsed = Vec::new();
     for path in &row.files {
@@ -85,13 +88,13 @@ pub fn trace(row: &SessionRow, prices: &PriceTable) -> Trace {
     let mut turns: Vec<TraceTurn> = merged
         .turns
         .iter()
-        .map(|t| trace_turn(t, None, prices))
+        .map(|t| trace_turn(t, None, prices, annotations))
         .collect();
     for sub in &merged.subagents {
         turns.extend(
             sub.turns
                 .iter()
-                .map(|t| trace_turn(t, Some(&sub.id), prices)),
+                .map(|t| trace_turn(t, Some(&sub.id), prices, annotations)),
         );
     }
     Trace {
@@ -101,7 +104,12 @@ pub fn trace(row: &SessionRow, prices: &PriceTable) -> Trace {
     }
 }
 
-fn trace_turn(t: &Turn, subagent: Option<&str>, prices: &PriceTable) -> TraceTurn {
+fn trace_turn(
+    t: &Turn,
+    subagent: Option<&str>,
+    prices: &PriceTable,
+    annotations: &SessionAnnotations,
+) -> TraceTurn {
     let (models, cost) = price_models(prices, &t.usage_by_model);
     TraceTurn {
         number: t.number,
@@ -116,6 +124,7 @@ fn trace_turn(t: &Turn, subagent: Option<&str>, prices: &PriceTable) -> TraceTur
         cost_usd: cost,
         models,
         subagent: subagent.map(str::to_string),
+        annotation: annotations.get(&t.id).cloned(),
     }
 }
 

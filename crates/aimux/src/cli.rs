@@ -30,6 +30,8 @@ pub enum Command {
     Costs(CostsArgs),
     /// A session turn by turn.
     Trace(TraceArgs),
+    /// Label a turn GOOD / BAD / WASTE (or clear it), with an optional note.
+    Annotate(AnnotateArgs),
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -87,4 +89,17 @@ pub struct TraceArgs {
     pub json: bool,
     #[arg(long)]
     pub markdown: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct AnnotateArgs {
+    /// Session id or a unique prefix of it.
+    pub session: String,
+    /// Turn number (as shown by `aimux trace`) or turn id.
+    pub turn: String,
+    /// good, bad, waste or clear.
+    pub label: String,
+    /// A free-text note kept with the label.
+    #[arg(long)]
+    pub note: Option<String>,
 }

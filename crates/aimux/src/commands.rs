@@ -1,10 +1,13 @@
 //! The headless commands: each loads data through the engine and prints text or JSON.
 
-use crate::cli::{Cli, Command, CostBy, CostsArgs, SessionSort, SessionsArgs, TraceArgs};
+use crate::cli::{
+    AnnotateArgs, Cli, Command, CostBy, CostsArgs, SessionSort, SessionsArgs, TraceArgs,
+};
 use crate::config::Config;
 use crate::table;
 use aimux_core::Provider;
 use aimux_core::pricing::PriceTable;
+use aimux_engine::annotations::{Annotation, AnnotationStore, Label};
 use aimux_engine::catalog::{self, SessionRow};
 use aimux_engine::costs::{GroupBy, cost_report};
 use aimux_engine::home::Dirs;
@@ -40,6 +43,10 @@ impl Context {
         })
     }
 
+    pub fn annotations(&self) -> AnnotationStore {
+        AnnotationStore::new(self.dirs.evaluations_dir())
+    }
+
     /// Brings the index up to date and returns every session.
     pub fn load_sessions(&mut self) -> Result<(Vec<SessionRow>, Vec<Warning>, ScanReport)> {
         let show_progress = std::io::stderr().is_terminal();
@@ -58,7 +65,9 @@ impl Context {
             if show_progress { Some(&progress) } else { None },
         )?;
         let mut warnings = std::mem::take(&mut report.warnings);
-        let rows = catalog::sessions(&self.index, &self.dirs.home, &self.prices, &mut warnings)?;
+        let mut rows =
+            catalog::sessions(&self.index, &self.dirs.home, &self.prices, &mut warnings)?;
+        catalog::apply_annotation_counts(&mut rows, &self.annotations());
         for w in &self.config_warnings {
             warnings.push(Warning {
                 provider: None,
@@ -81,6 +90,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Sessions(args) => sessions(&mut ctx, args),
         Command::Costs(args) => costs(&mut ctx, args),
         Command::Trace(args) => trace_cmd(&mut ctx, args),
+        Command::Annotate(args) => annotate(&mut ctx, args),
     }
 }
 
@@ -296,7 +306,7 @@ fn costs(ctx: &mut Context, args: &CostsArgs) -> Result<ExitCode> {
 fn trace_cmd(ctx: &mut Context, args: &TraceArgs) -> Result<ExitCode> {
     let (rows, _, _) = ctx.load_sessions()?;
     let row = catalog::find_session(&rows, &args.session).map_err(anyhow::Error::msg)?;
-    let t = trace(row, &ctx.prices);
+    let t = trace(row, &ctx.prices, &ctx.annotations().load(&row.id));
     if args.json {
         println!(
             "{}",
@@ -347,6 +357,14 @@ fn trace_cmd(ctx: &mut Context, args: &TraceArgs) -> Result<ExitCode> {
                 )
             )
         );
+        if let Some(a) = &turn.annotation {
+            let note = a
+                .note
+                .as_deref()
+                .map(|n| format!(" — {n}"))
+                .unwrap_or_default();
+            println!("[{}]{note}", a.label.as_str().to_uppercase());
+        }
         println!("{}", quote(&turn.user, md));
         for tool in &turn.tools {
             let mark = match tool.success {
@@ -378,4 +396,49 @@ fn quote(text: &str, md: bool) -> String {
         .map(|l| format!("{prefix}{l}"))
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+fn annotate(ctx: &mut Context, args: &AnnotateArgs) -> Result<ExitCode> {
+    let Some(label) = Label::parse(&args.label) else {
+        bail!("label '{}': expected good, bad, waste or clear", args.label);
+    };
+    let (rows, _, _) = ctx.load_sessions()?;
+    let row = catalog::find_session(&rows, &args.session).map_err(anyhow::Error::msg)?;
+    let store = ctx.annotations();
+    let t = trace(row, &ctx.prices, &store.load(&row.id));
+    let turn = t
+        .turns
+        .iter()
+        .find(|turn| turn.subagent.is_none() && turn.number.to_string() == args.turn)
+        .or_else(|| t.turns.iter().find(|turn| turn.id == args.turn))
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "session {} has no turn '{}' (turns 1–{})",
+                row.id,
+                args.turn,
+                row.turns
+            )
+        })?;
+    let annotation = Annotation {
+        turn: turn.number,
+        turn_id: turn.id.clone(),
+        label,
+        note: args.note.clone(),
+        timestamp: Utc::now().to_rfc3339(),
+    };
+    store.append(&row.id, &annotation)?;
+    println!(
+        "{} turn {} of {}{}",
+        match label {
+            Label::Clear => "cleared".to_string(),
+            l => format!("labelled {}", l.as_str().to_uppercase()),
+        },
+        turn.number,
+        row.id,
+        args.note
+            .as_deref()
+            .map(|n| format!(" — {n}"))
+            .unwrap_or_default()
+    );
+    Ok(ExitCode::SUCCESS)
 }
