@@ -20,8 +20,9 @@
 //! 8. Claude's live file says `idle` / `shell` → `Idle`. (Claude 2.1.197 was seen reporting
 //!    `idle` during a long tool run, which is why rule 5 comes first.)
 //! 9. The screen shows the agent working → `Active`.
-//! 10. The turn is complete (Codex `task_complete`, Claude `end_turn`, Gemini final answer)
-//!     and nothing is pending → `Idle` ("codex task_complete 40 s ago").
+//! 10. The turn is complete (Codex `task_complete`, Claude `end_turn`, Gemini final answer,
+//!     or an interrupt, see [`INTERRUPT_RECORDS`]) and nothing is pending → `Idle`
+//!     ("codex task_complete 40 s ago").
 //! 11. A tool call is pending with no tool process: younger than
 //!     [`StatusConfig::tool_grace`] or CPU busy → `Active` (the tool is starting, or runs
 //!     in-process); otherwise `Unknown` with the reason. It is *not* `Waiting`: only an
@@ -35,8 +36,11 @@
 //!
 //! # Conventions for parsers
 //!
-//! [`TailState::last_record`] is free text; these rules look for: the kinds listed in
-//! [`APPROVAL_RECORDS`] and [`ERROR_RECORDS`], and otherwise use it only in reasons.
+//! [`TailState::last_record`] is free text; these rules look for the kinds listed in
+//! [`APPROVAL_RECORDS`], [`ERROR_RECORDS`], [`TOOL_CALL_RECORDS`] and
+//! [`INTERRUPT_RECORDS`], and otherwise use it only in reasons. A tool call counts as
+//! pending when `pending_tools` is non-empty, or when the turn is open and the last record
+//! is a tool call (Gemini, whose calls are written only after they finish).
 
 use crate::model::{Provider, TailState, Timestamp};
 use chrono::Duration;
@@ -134,8 +138,22 @@ pub const APPROVAL_RECORDS: &[&str] = &[
     "permission_request",
 ];
 
-/// `last_record` kinds that mean the turn ended in an error.
-pub const ERROR_RECORDS: &[&str] = &["error", "api_error", "stream_error", "turn_error"];
+/// `last_record` kinds that mean the turn ended in an error. (Claude's `api_error` is a
+/// failed call being *retried*: the turn goes on, so it is not listed.)
+pub const ERROR_RECORDS: &[&str] = &["error"];
+
+/// `last_record` kinds that mean the model asked for tools. Gemini writes its tool calls only
+/// once they finished, so while a tool runs or waits for approval its tail has
+/// `last_record = "tool_use"` and an empty `pending_tools`.
+pub const TOOL_CALL_RECORDS: &[&str] = &[
+    "tool_use",
+    "function_call",
+    "custom_tool_call",
+    "local_shell_call",
+];
+
+/// `last_record` kinds that mean the user interrupted the turn.
+pub const INTERRUPT_RECORDS: &[&str] = &["interrupted", "turn_aborted"];
 
 /// Everything [`derive_status`] looks at for one agent.
 #[derive(Debug, Clone, PartialEq)]
@@ -215,7 +233,13 @@ pub fn derive_status_with(
 ) -> (Status, String) {
     let tail = ev.tail.as_ref();
     let last_record = tail.and_then(|t| t.last_record.as_deref());
-    let pending = tail.is_some_and(|t| !t.pending_tools.is_empty());
+    let pending = tail.is_some_and(|t| {
+        !t.pending_tools.is_empty()
+            || (!t.turn_complete
+                && t.last_record
+                    .as_deref()
+                    .is_some_and(|k| TOOL_CALL_RECORDS.contains(&k)))
+    });
     let cpu_busy = ev.cpu_percent.is_some_and(|c| c >= cfg.cpu_active_percent);
     // Age of the newest thing the session file tells us.
     let record_at = tail.and_then(|t| t.last_record_at).or(ev.file_modified_at);
@@ -283,6 +307,10 @@ pub fn derive_status_with(
     }
     // 10
     if tail.is_some_and(|t| t.turn_complete) && !pending {
+        if last_record.is_some_and(|k| INTERRUPT_RECORDS.contains(&k)) {
+            let what = format!("{} interrupted by the user", ev.provider);
+            return (Status::Idle, with_age(&what, record_at, now, "ago"));
+        }
         let what = match ev.provider {
             Provider::Claude => "claude end_turn",
             Provider::Codex => "codex task_complete",
@@ -293,20 +321,23 @@ pub fn derive_status_with(
     }
     // 11
     if pending {
+        // `last_action` names the newest call, which is the pending one only when the
+        // parser listed pending calls.
         let tool = tail
+            .filter(|t| !t.pending_tools.is_empty())
             .and_then(|t| {
                 t.last_action
                     .clone()
                     .or_else(|| t.pending_tools.last().cloned())
             })
-            .unwrap_or_else(|| "tool".into());
+            .map_or_else(|| "tool call".to_string(), |t| format!("`{}`", short(&t)));
         let age = record_at.map(|t| now.signed_duration_since(t));
         if cpu_busy {
             return (
                 Status::Active,
                 format!(
-                    "`{}` pending, cpu {}",
-                    short(&tool),
+                    "{} pending, cpu {}",
+                    tool,
                     pct(ev.cpu_percent.unwrap_or(0.0))
                 ),
             );
@@ -314,20 +345,20 @@ pub fn derive_status_with(
         return match age {
             Some(a) if a < cfg.tool_grace => (
                 Status::Active,
-                format!("`{}` pending {}", short(&tool), human_duration(a)),
+                format!("{} pending {}", tool, human_duration(a)),
             ),
             Some(a) => (
                 Status::Unknown,
                 format!(
-                    "`{}` pending {}, no tool process, {}",
-                    short(&tool),
+                    "{} pending {}, no tool process, {}",
+                    tool,
                     human_duration(a),
                     cpu_words(ev.cpu_percent)
                 ),
             ),
             None => (
                 Status::Unknown,
-                format!("`{}` pending, no tool process, no timestamps", short(&tool)),
+                format!("{} pending, no tool process, no timestamps", tool),
             ),
         };
     }
@@ -867,6 +898,72 @@ mod tests {
     }
 
     #[test]
+    fn gemini_tool_call_without_listed_pending_calls() {
+        // What gemini-cli 0.61.0 writes while `sleep 40` waits for approval: a `gemini`
+        // record with no text and no toolCalls (the parser reports `tool_use`).
+        let mut e = ev(Provider::Gemini);
+        e.tail = Some(TailState {
+            last_action: Some("list_directory .".into()),
+            ..tail("tool_use", 30)
+        });
+        e.cpu_percent = Some(0.0);
+        assert_eq!(
+            derive(&e),
+            (
+                Status::Unknown,
+                "tool call pending 30 s, no tool process, cpu 0.0%".into()
+            )
+        );
+        e.screen_hint = Some(ScreenHint::ApprovalDialog);
+        assert_eq!(derive(&e).0, Status::Waiting);
+        e.screen_hint = None;
+        e.has_running_tool = true;
+        e.running_tool = Some("sleep".into());
+        assert_eq!(
+            derive(&e),
+            (
+                Status::Active,
+                "last record tool_use, `sleep` running".into()
+            )
+        );
+        // A finished turn whose last record happens to be a tool call is not pending.
+        e.has_running_tool = false;
+        e.tail = Some(TailState {
+            turn_complete: true,
+            ..tail("tool_use", 30)
+        });
+        assert_eq!(derive(&e).0, Status::Idle);
+    }
+
+    #[test]
+    fn interrupted_turns_are_idle() {
+        let mut e = ev(Provider::Claude);
+        e.tail = Some(TailState {
+            turn_complete: true,
+            ..tail("interrupted", 8)
+        });
+        assert_eq!(
+            derive(&e),
+            (
+                Status::Idle,
+                "claude interrupted by the user 8 s ago".into()
+            )
+        );
+        let mut c = ev(Provider::Codex);
+        c.tail = Some(TailState {
+            turn_complete: true,
+            ..tail("turn_aborted", 100)
+        });
+        assert_eq!(
+            derive(&c),
+            (
+                Status::Idle,
+                "codex interrupted by the user 100 s ago".into()
+            )
+        );
+    }
+
+    #[test]
     fn error_record_is_error() {
         let mut e = ev(Provider::Claude);
         e.tail = Some(TailState {
@@ -880,14 +977,19 @@ mod tests {
                 "last record error: API Error: 529 overloaded".into()
             )
         );
-        e.tail = Some(tail("api_error", 30));
-        assert_eq!(
-            derive(&e),
-            (Status::Error, "last record api_error: api_error".into())
-        );
         // Claude retrying (busy) wins over the error record.
         e.live_status = Some(LiveStatus::Busy);
         assert_eq!(derive(&e).0, Status::Active);
+        // A failed call being retried is not an error of the agent.
+        e.live_status = None;
+        e.tail = Some(tail("api_error", 30));
+        assert_eq!(
+            derive(&e),
+            (
+                Status::Active,
+                "turn in progress, last record api_error 30 s ago".into()
+            )
+        );
     }
 
     #[test]
