@@ -347,6 +347,17 @@ pub fn derive_status_with(
                 Status::Active,
                 format!("{} pending {}", tool, human_duration(a)),
             ),
+            // Gemini runs shell tools as child processes and in-process tools at once;
+            // a call that has neither started a process nor finished after the grace
+            // period is held by its "Allow execution?" dialog (observed with 0.61.0).
+            Some(a) if ev.provider == Provider::Gemini && !cpu_busy => (
+                Status::Waiting,
+                format!(
+                    "{} not started after {}, no tool process: approval dialog",
+                    tool,
+                    human_duration(a)
+                ),
+            ),
             Some(a) => (
                 Status::Unknown,
                 format!(
@@ -910,10 +921,24 @@ mod tests {
         assert_eq!(
             derive(&e),
             (
+                Status::Waiting,
+                "tool call not started after 30 s, no tool process: approval dialog".into()
+            )
+        );
+        // The same evidence for a provider that does not gate tools this way stays unknown.
+        let mut codex = e.clone();
+        codex.provider = Provider::Codex;
+        assert_eq!(
+            derive(&codex),
+            (
                 Status::Unknown,
                 "tool call pending 30 s, no tool process, cpu 0.0%".into()
             )
         );
+        // Within the grace period it is still starting, not waiting.
+        let mut fresh = e.clone();
+        fresh.tail = Some(tail("tool_use", 2));
+        assert_eq!(derive(&fresh).0, Status::Active);
         e.screen_hint = Some(ScreenHint::ApprovalDialog);
         assert_eq!(derive(&e).0, Status::Waiting);
         e.screen_hint = None;

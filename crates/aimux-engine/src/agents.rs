@@ -60,8 +60,14 @@ pub struct AgentRow {
     pub location: String,
     /// tmux pane hosting it, when found (`server-socket:session:window.pane`).
     pub tmux_target: Option<String>,
+    /// Pids of every process grouped under the agent (in JSON: pids only).
+    #[serde(serialize_with = "child_pids")]
     pub children: Vec<ChildProcess>,
     pub subagents: Vec<AgentRow>,
+}
+
+fn child_pids<S: serde::Serializer>(children: &[ChildProcess], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_seq(children.iter().map(|c| c.pid))
 }
 
 impl AgentRow {

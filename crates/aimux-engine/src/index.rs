@@ -5,7 +5,7 @@
 //! The index is a cache: deleting it loses nothing, the next scan rebuilds it.
 
 use aimux_core::parsers::SessionFileParser;
-use aimux_core::{ModelUsage, ParseStats, ParsedSession, Provider, TokenUsage};
+use aimux_core::{ModelUsage, ParseStats, ParsedSession, Provider, TailState, TokenUsage};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -60,6 +60,9 @@ pub struct FileSummary {
     pub main_model: Option<String>,
     pub stats: ParseStats,
     pub size: u64,
+    /// What the end of the file says about the agent right now (for live status).
+    #[serde(default)]
+    pub tail: TailState,
 }
 
 /// One turn row (for merging sessions spread over several files, and daily costs).
@@ -324,6 +327,25 @@ impl Index {
         Ok(out)
     }
 
+    /// Summaries of the given paths (those in the index).
+    pub fn summaries_of(&self, paths: &[String]) -> Result<Vec<FileSummary>, IndexError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT summary FROM files WHERE path = ?1")
+            .map_err(|e| self.err(e))?;
+        let mut out = Vec::new();
+        for p in paths {
+            let json: Option<String> = stmt
+                .query_row([p], |r| r.get(0))
+                .optional()
+                .map_err(|e| self.err(e))?;
+            if let Some(s) = json.and_then(|j| serde_json::from_str::<FileSummary>(&j).ok()) {
+                out.push(s);
+            }
+        }
+        Ok(out)
+    }
+
     /// Turn rows of the given files.
     pub fn turns_of(&self, file_ids: &[i64]) -> Result<Vec<TurnRow>, IndexError> {
         let mut stmt = self
@@ -419,5 +441,6 @@ pub fn summarize(path: &str, parser: &SessionFileParser, size: u64) -> FileSumma
         main_model: s.main_model(),
         stats: parser.stats,
         size,
+        tail: s.tail.clone(),
     }
 }

@@ -100,21 +100,43 @@ pub fn enumerate(home: &Path, warnings: &mut Vec<Warning>) -> Vec<SessionFileRef
     files
 }
 
-/// Scans `home` and updates `index`.
+/// Scans every session file under `home` and updates `index`; files gone from disk leave
+/// the index.
 pub fn scan(
     home: &Path,
     index: &mut Index,
     progress: Option<Progress<'_>>,
 ) -> Result<ScanReport, IndexError> {
-    let mut report = ScanReport::default();
-    let files = enumerate(home, &mut report.warnings);
-    report.files = files.len();
+    let mut warnings = Vec::new();
+    let files = enumerate(home, &mut warnings);
+    let mut report = update(&files, true, index, progress)?;
+    warnings.append(&mut report.warnings);
+    report.warnings = warnings;
+    Ok(report)
+}
+
+/// Brings only `files` up to date (the live loop's hot set: files of running agents),
+/// without listing directories or forgetting anything.
+pub fn scan_files(files: &[SessionFileRef], index: &mut Index) -> Result<ScanReport, IndexError> {
+    update(files, false, index, None)
+}
+
+fn update(
+    files: &[SessionFileRef],
+    forget_missing: bool,
+    index: &mut Index,
+    progress: Option<Progress<'_>>,
+) -> Result<ScanReport, IndexError> {
+    let mut report = ScanReport {
+        files: files.len(),
+        ..ScanReport::default()
+    };
     let cached: HashMap<String, CachedFile> = index.cached_files()?.into_iter().collect();
     let mut seen: HashMap<&str, ()> = HashMap::with_capacity(files.len());
 
     let mut jobs = Vec::new();
     let mut touched = Vec::new();
-    for file in &files {
+    for file in files {
         let Some(path) = file.path.to_str() else {
             report.warnings.push(Warning {
                 provider: Some(file.provider),
@@ -238,7 +260,7 @@ pub fn scan(
         }
     }
     for (path, c) in &cached {
-        if !seen.contains_key(path.as_str()) {
+        if forget_missing && !seen.contains_key(path.as_str()) {
             Index::forget(&tx, c.id).map_err(sql)?;
             report.removed += 1;
         }

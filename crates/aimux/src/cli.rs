@@ -24,6 +24,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Running agents with their status, grouped as a tree.
+    Agents(AgentsArgs),
     /// List sessions of every provider, newest activity first.
     Sessions(SessionsArgs),
     /// Tokens and USD, aggregated.
@@ -102,4 +104,16 @@ pub struct AnnotateArgs {
     /// A free-text note kept with the label.
     #[arg(long)]
     pub note: Option<String>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct AgentsArgs {
+    #[arg(long)]
+    pub json: bool,
+    /// Keep running and print a line per change (NDJSON with --json).
+    #[arg(long)]
+    pub watch: bool,
+    /// Refresh interval for --watch, in milliseconds.
+    #[arg(long, default_value_t = 2000, value_name = "MS")]
+    pub interval_ms: u64,
 }

@@ -87,6 +87,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     };
     let mut ctx = Context::open(&cli)?;
     match command {
+        Command::Agents(args) => crate::agents_cmd::agents(ctx, args),
         Command::Sessions(args) => sessions(&mut ctx, args),
         Command::Costs(args) => costs(&mut ctx, args),
         Command::Trace(args) => trace_cmd(&mut ctx, args),
