@@ -7,6 +7,7 @@ pub mod catalog;
 pub mod costs;
 pub mod home;
 pub mod index;
+pub mod live;
 pub mod process;
 pub mod scan;
 pub mod sources;
