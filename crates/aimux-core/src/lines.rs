@@ -91,7 +91,7 @@ fn emit(line: &[u8], on_line: &mut impl FnMut(&[u8])) {
 }
 
 fn memchr(needle: u8, haystack: &[u8]) -> Option<usize> {
-    haystack.iter().position(|&b| b == needle)
+    memchr::memchr(needle, haystack)
 }
 
 #[cfg(test)]
