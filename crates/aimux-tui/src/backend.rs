@@ -1,0 +1,98 @@
+//! The one door between the TUI and the engine. The TUI never reads files or opens
+//! sockets: the binary implements [`Backend`] over the engine, tests use
+//! [`crate::fixture::FixtureBackend`].
+//!
+//! Every call may block and be slow; the TUI makes them on a worker thread, one at a time,
+//! so an implementation needs to be `Send` but not `Sync`.
+
+use aimux_engine::agents::AgentsSnapshot;
+use aimux_engine::annotations::Label;
+use aimux_engine::catalog::SessionRow;
+use aimux_engine::costs::{CostReport, GroupBy};
+use aimux_engine::health::HealthReport;
+use aimux_engine::teams::TeamsReport;
+use aimux_engine::trace::Trace;
+use std::sync::mpsc::Receiver;
+
+/// Which usage the costs view aggregates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CostScope {
+    /// The sessions of the agents running now.
+    Live,
+    /// Sessions with activity since local midnight.
+    Today,
+    /// Sessions with activity in the last 7 days.
+    Week,
+    /// All history.
+    All,
+}
+
+impl CostScope {
+    pub const CYCLE: [CostScope; 4] = [
+        CostScope::Live,
+        CostScope::Today,
+        CostScope::Week,
+        CostScope::All,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            CostScope::Live => "live agents",
+            CostScope::Today => "today",
+            CostScope::Week => "7 days",
+            CostScope::All => "all history",
+        }
+    }
+
+    pub fn next(self) -> CostScope {
+        match self {
+            CostScope::Live => CostScope::Today,
+            CostScope::Today => CostScope::Week,
+            CostScope::Week => CostScope::All,
+            CostScope::All => CostScope::Live,
+        }
+    }
+}
+
+pub trait Backend {
+    /// Live agents (one refresh of the process table and their sessions).
+    fn agents(&mut self) -> anyhow::Result<AgentsSnapshot>;
+
+    /// All sessions, live and past, with annotation counts filled in.
+    fn sessions(&mut self) -> anyhow::Result<Vec<SessionRow>>;
+
+    /// Costs of `scope`, grouped `by`, most expensive first.
+    fn costs(&mut self, scope: CostScope, by: GroupBy) -> anyhow::Result<CostReport>;
+
+    /// The full trace of one session (`session_id` as in [`SessionRow::id`] or
+    /// `AgentRow::session_id`; a unique prefix may be accepted).
+    fn trace(&mut self, session_id: &str) -> anyhow::Result<Trace>;
+
+    /// Labels a turn (appends to the session's evaluations file). `Label::Clear` removes
+    /// the label.
+    fn annotate(
+        &mut self,
+        session_id: &str,
+        turn: u32,
+        turn_id: &str,
+        label: Label,
+        note: Option<&str>,
+    ) -> anyhow::Result<()>;
+
+    /// Terminates the agent process `pid` (after the user confirmed). Returns a short
+    /// human message ("sent SIGTERM to 4242").
+    fn kill(&mut self, pid: u32) -> anyhow::Result<String>;
+
+    /// Provider binaries, versions, session directories, backends. May run processes.
+    fn health(&mut self) -> anyhow::Result<HealthReport>;
+
+    /// Claude Code agent teams.
+    fn teams(&mut self) -> anyhow::Result<TeamsReport>;
+
+    /// A channel the engine signals whenever its data changed (a session file grew, an
+    /// agent appeared). The TUI then refreshes what is visible. `None`: the TUI polls
+    /// every `refresh_ms` only.
+    fn updates(&mut self) -> Option<Receiver<()>> {
+        None
+    }
+}
