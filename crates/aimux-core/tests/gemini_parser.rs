@@ -156,11 +156,28 @@ fn reference(records: &[Value]) -> Vec<RefTurn> {
             turn.output.push_str(t.trim());
         }
         for c in tools.get(id).into_iter().flatten() {
-            let status = c["status"].as_str().map(str::to_string);
-            let error = (status.as_deref() != Some("success"))
+            let mut status = c["status"].as_str().map(str::to_string);
+            let mut error = (status.as_deref() != Some("success"))
                 .then(|| c["result"][0]["functionResponse"]["response"]["error"].as_str())
                 .flatten()
                 .map(str::to_string);
+            // A shell command that ran but exited non-zero: the CLI still says
+            // `success`; the exit code is only in the text sent back to the model.
+            let sent_back = c["result"][0]["functionResponse"]["response"]["output"]
+                .as_str()
+                .unwrap_or("");
+            if let Some(code) = sent_back
+                .split('\n')
+                .find_map(|l| l.strip_prefix("Exit Code: "))
+                .filter(|code| code.trim() != "0")
+            {
+                status = Some("failed".into());
+                error = Some(format!(
+                    "exit code {}: {}",
+                    code.trim(),
+                    c["resultDisplay"].as_str().unwrap_or("")
+                ));
+            }
             turn.tools.push(RefTool {
                 id: c["id"].as_str().unwrap_or_default().to_string(),
                 name: c["name"].as_str().unwrap_or_default().to_string(),

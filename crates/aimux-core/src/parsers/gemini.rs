@@ -1076,7 +1076,11 @@ fn tool_from_raw(
             res_out = Some(short(&result.joined("\n")));
         }
     }
+    // A shell command's exit status is only in the text sent back to the model
+    // ("Exit Code: 2"): the CLI records `status: success` for any command that ran.
+    let exit_code = res_out.as_deref().and_then(shell_exit_code);
     let success = match tc.status.get() {
+        Some("success") if exit_code.is_some_and(|c| c != 0) => Some(false),
         Some("success") => Some(true),
         Some("error") | Some("cancelled") | Some("canceled") => Some(false),
         Some(_) => None,
@@ -1091,6 +1095,9 @@ fn tool_from_raw(
         .or_else(|| res_err.clone());
     let error = if success == Some(false) {
         res_err
+            .or_else(|| {
+                exit_code.map(|c| format!("exit code {c}: {}", display.as_deref().unwrap_or("")))
+            })
             .or(display)
             .or(res_out)
             .or_else(|| tc.status.non_empty().map(str::to_string))
@@ -1111,6 +1118,14 @@ fn tool_from_raw(
             None
         },
     }
+}
+
+/// The exit status in a shell tool's response text (`Exit Code: N` on its own line).
+fn shell_exit_code(output: &str) -> Option<i64> {
+    output
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Exit Code:"))
+        .and_then(|v| v.trim().parse().ok())
 }
 
 /// Merges what a later write says about a tool call into what is known; absent fields
@@ -1713,5 +1728,43 @@ impl RecordParser for GeminiParser {
     fn flush(&mut self) {
         self.rebuild_turns();
         self.rebuild_tail();
+    }
+}
+
+#[cfg(test)]
+mod exit_code_tests {
+    use super::*;
+    use crate::Provider;
+    use crate::parsers::SessionFileParser;
+
+    /// A failing `ls` as gemini-cli 0.61.0 records it: `status: success`, exit code only in
+    /// the response text.
+    #[test]
+    fn non_zero_exit_code_is_a_failure() {
+        let header = r#"{"sessionId":"s1","projectHash":"h","startTime":"2026-11-27T11:27:20.000Z","lastUpdated":"2026-11-27T11:27:20.000Z","kind":"main"}"#;
+        let user = r#"{"id":"u1","timestamp":"2026-11-27T11:27:21.000Z","type":"user","content":[{"text":"FAIL_TOOL"}]}"#;
+        let call = |code: i64, id: &str| {
+            format!(
+                r#"{{"id":"{id}","timestamp":"2026-11-27T11:27:29.000Z","type":"gemini","content":"","tokens":{{"input":10,"output":2,"cached":0,"thoughts":0,"tool":0,"total":12}},"model":"gemini-3.1-pro-preview","toolCalls":[{{"id":"c{id}","name":"run_shell_command","args":{{"command":"ls x"}},"result":[{{"functionResponse":{{"id":"c{id}","name":"run_shell_command","response":{{"output":"<untrusted_context>\nOutput: ls: cannot access 'x'\nExit Code: {code}\nProcess Group PGID: 1\n</untrusted_context>"}}}}}}],"status":"success","timestamp":"2026-11-27T11:27:29.418Z","resultDisplay":"ls: cannot access 'x'"}}]}}"#
+            )
+        };
+        let text = format!("{header}\n{user}\n{}\n{}\n", call(2, "g1"), call(0, "g2"));
+        let mut p = SessionFileParser::new(Provider::Gemini);
+        p.feed(text.as_bytes());
+        let tools: Vec<_> = p
+            .session()
+            .turns
+            .iter()
+            .flat_map(|t| t.tools.iter())
+            .collect();
+        assert_eq!(tools.len(), 2);
+        assert_eq!(tools[0].success, Some(false));
+        assert!(
+            tools[0]
+                .error
+                .as_deref()
+                .is_some_and(|e| e.contains("exit code 2"))
+        );
+        assert_eq!(tools[1].success, Some(true));
     }
 }
