@@ -395,6 +395,8 @@ impl App {
                 match result {
                     Ok(t) => {
                         self.trace.error = None;
+                        // A prefix (`:trace 3b22`) resolves to the full id.
+                        self.trace.session_id = Some(t.session.id.clone());
                         let width = trace::text_width(self.size);
                         self.trace.set(*t, &self.theme, width);
                     }

@@ -14,6 +14,14 @@ pub fn cost(c: Option<f64>) -> String {
     }
 }
 
+/// Like [`cost`] with four decimals under a dollar (per-turn costs are often cents).
+pub fn cost_precise(c: Option<f64>) -> String {
+    match c {
+        Some(v) if v.is_finite() && v > 0.0 && v < 1.0 => format!("${v:.4}"),
+        other => cost(other),
+    }
+}
+
 /// Compact token count: `812`, `12.3k`, `4.1M`.
 pub fn tokens(n: u64) -> String {
     if n < 1000 {
@@ -151,6 +159,9 @@ mod tests {
         assert_eq!(cost(Some(0.004)), "<$0.01");
         assert_eq!(cost(Some(12.345)), "$12.35");
         assert_eq!(cost(Some(1234.0)), "$1234");
+        assert_eq!(cost_precise(Some(0.0402)), "$0.0402");
+        assert_eq!(cost_precise(Some(2.5)), "$2.50");
+        assert_eq!(cost_precise(None), "?");
         assert_eq!(tokens(999), "999");
         assert_eq!(tokens(12_345), "12.3k");
         assert_eq!(tokens(4_100_000), "4.1M");

@@ -207,7 +207,7 @@ pub const ACTIONS: &[ActionInfo] = &[
     ActionInfo {
         action: Action::Trace,
         name: "trace",
-        description: "open the trace of the selected row",
+        description: "open the trace (same as enter)",
         short: "",
         scopes: LISTS,
         keys: &["t"],

@@ -370,8 +370,8 @@ pub fn on_action(app: &mut App, action: Action) {
 }
 
 const COLS: [Col; 10] = [
-    Col::flex("NAME", 18, 3, 0),
-    Col::num("PID", 7, 6),
+    Col::flex("NAME", 22, 4, 0),
+    Col::num("PID", 7, 9),
     Col::fixed("PROVIDER", 8, 2),
     Col::flex("MODEL", 12, 1, 3),
     Col::fixed("STATUS", 9, 1),
@@ -392,10 +392,12 @@ fn name_cell(
     let t = &app.theme;
     let mut spans = Vec::new();
     spans.push(styled(row.guides.clone(), t.tree));
-    let marker = if row.has_kids {
-        if row.expanded { "▾ " } else { "▸ " }
-    } else {
-        "  "
+    let marker = match (row.has_kids, row.expanded) {
+        (true, true) => "▾ ",
+        (true, false) => "▸ ",
+        // Inside a tree the guides already mark the row.
+        (false, _) if !row.guides.is_empty() => "",
+        (false, _) => "  ",
     };
     if let Some(c) = child {
         let text = format!("⚙ {} ({})", c.name, c.role);
@@ -418,7 +420,9 @@ fn name_cell(
     } else {
         String::new()
     };
-    let used: usize = unicode_width::UnicodeWidthStr::width(row.guides.as_str()) + 4;
+    let used: usize = unicode_width::UnicodeWidthStr::width(row.guides.as_str())
+        + unicode_width::UnicodeWidthStr::width(marker)
+        + 2;
     let room = usize::from(width).saturating_sub(used + badge.chars().count());
     spans.push(styled(fmt::truncate(&name(a), room), t.text));
     spans.push(muted(t, badge));
@@ -674,13 +678,9 @@ pub fn header_spans(app: &App, compact: bool) -> Vec<Span<'static>> {
         spans.push(styled(text, style));
     }
     if !compact {
-        let mut providers: Vec<(String, usize)> = Vec::new();
+        let mut providers: std::collections::BTreeMap<String, usize> = Default::default();
         for a in &snap.agents {
-            let p = a.provider.to_string();
-            match providers.iter_mut().find(|(n, _)| *n == p) {
-                Some((_, c)) => *c += 1,
-                None => providers.push((p, 1)),
-            }
+            *providers.entry(a.provider.to_string()).or_default() += 1;
         }
         let text = providers
             .iter()

@@ -168,18 +168,22 @@ pub fn draw(app: &App, f: &mut Frame, area: Rect) {
     let st = &app.costs;
     let title = vec![
         styled("Costs", t.title),
-        muted(t, format!(" by {} · ", st.by.as_str())),
-        styled(st.scope.label(), t.accent),
+        muted(t, format!(" by {}", st.by.as_str())),
     ];
     let scopes: Vec<Span> = CostScope::CYCLE
         .iter()
         .flat_map(|s| {
-            let style = if *s == st.scope {
-                t.accent.add_modifier(Modifier::BOLD)
+            if *s == st.scope {
+                [
+                    Span::styled(
+                        format!("[{}]", s.label()),
+                        t.accent.add_modifier(Modifier::BOLD),
+                    ),
+                    Span::raw(" "),
+                ]
             } else {
-                t.muted
-            };
-            [Span::styled(s.label().to_string(), style), Span::raw(" ")]
+                [Span::styled(s.label().to_string(), t.muted), Span::raw(" ")]
+            }
         })
         .collect();
     let mut right = vec![refreshing(app, st.loading)];

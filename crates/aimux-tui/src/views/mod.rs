@@ -150,6 +150,10 @@ pub fn frame<'a>(theme: &Theme, title: Vec<Span<'a>>, right: Vec<Span<'a>>) -> B
         .border_type(BorderType::Rounded)
         .border_style(theme.border)
         .title(Line::from(t).style(theme.title));
+    let right: Vec<Span<'a>> = right
+        .into_iter()
+        .filter(|s| !s.content.is_empty())
+        .collect();
     if !right.is_empty() {
         let mut r = right;
         r.push(Span::raw(" "));

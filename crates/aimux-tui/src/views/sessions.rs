@@ -229,7 +229,7 @@ const COLS: [Col; 9] = [
     Col::num("TURNS", 5, 6),
     Col::num("TOKENS", 7, 7),
     Col::num("COST", 7, 1),
-    Col::fixed("G/B/W", 8, 2),
+    Col::fixed("G/B/W", 7, 2),
 ];
 
 pub fn draw(app: &App, f: &mut Frame, area: Rect) {

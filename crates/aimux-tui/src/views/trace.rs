@@ -200,6 +200,15 @@ fn turn_header(theme: &Theme, turn: &TraceTurn, folded: bool) -> Vec<Span<'stati
     if let Some(d) = fmt::elapsed(turn.started_at.as_deref(), turn.ended_at.as_deref()) {
         s.push(muted(theme, format!(" · {d}")));
     }
+    s.push(muted(theme, " · "));
+    s.push(styled(
+        fmt::cost_precise(turn.cost_usd),
+        theme.cost(turn.cost_usd),
+    ));
+    if let Some(a) = &turn.annotation {
+        s.push(Span::raw("  "));
+        s.extend(label_badge(theme, a));
+    }
     if let Some(sub) = &turn.subagent {
         s.push(styled(
             format!(" ⤷ subagent {}", sub.chars().take(10).collect::<String>()),
@@ -220,12 +229,6 @@ fn turn_header(theme: &Theme, turn: &TraceTurn, folded: bool) -> Vec<Span<'stati
             fmt::tokens(tk.cache_write)
         ),
     ));
-    s.push(muted(theme, " · "));
-    s.push(styled(fmt::cost(turn.cost_usd), theme.cost(turn.cost_usd)));
-    if let Some(a) = &turn.annotation {
-        s.push(Span::raw("  "));
-        s.extend(label_badge(theme, a));
-    }
     s
 }
 
@@ -400,8 +403,8 @@ fn header_lines(app: &App, trace: &Trace) -> Vec<Line<'static>> {
                 format!(" · {} tools ({} failed)", s.tool_calls, s.failed_tool_calls),
             ),
             muted(t, format!(" · {} tokens · ", fmt::tokens(s.tokens.total()))),
-            styled(fmt::cost(s.cost_usd), t.cost(s.cost_usd)),
-            muted(t, format!(" (Σ turns {})", fmt::cost(sum))),
+            styled(fmt::cost_precise(s.cost_usd), t.cost(s.cost_usd)),
+            muted(t, format!(" (Σ turns {})", fmt::cost_precise(sum))),
             muted(t, "  labels "),
             styled(format!("{}", a.good), t.label_good),
             muted(t, "/"),
