@@ -378,6 +378,10 @@ impl App {
                 }
             }
             Response::Costs { scope, by, result } => {
+                if (scope, by) != (self.costs.scope, self.costs.by) {
+                    // An answer to an earlier question; the current one is still out.
+                    return;
+                }
                 self.costs.loading = false;
                 match result {
                     Ok(report) => {
@@ -388,10 +392,10 @@ impl App {
                 }
             }
             Response::Trace { session_id, result } => {
-                self.trace.loading = false;
                 if self.trace.session_id.as_deref() != Some(session_id.as_str()) {
                     return;
                 }
+                self.trace.loading = false;
                 match result {
                     Ok(t) => {
                         self.trace.error = None;

@@ -312,7 +312,7 @@ pub const ACTIONS: &[ActionInfo] = &[
         action: Action::NextMatch,
         name: "next_match",
         description: "next search match",
-        short: "",
+        short: "match",
         scopes: &[Trace],
         keys: &["]"],
     },

@@ -53,6 +53,13 @@ impl State {
             // An answer to an older question.
             return;
         }
+        let mut report = report;
+        // Most expensive first, whatever order the backend used.
+        report.rows.sort_by(|a, b| {
+            b.cost_usd
+                .total_cmp(&a.cost_usd)
+                .then(b.tokens.total().cmp(&a.tokens.total()))
+        });
         let rows = report.rows.len();
         self.report = Some((scope, by, report));
         self.selected = self.selected.min(rows.saturating_sub(1));
@@ -306,6 +313,23 @@ mod tests {
         assert_eq!(usd(&r).0, "$3.50+?");
         r.cost_usd = 0.0;
         assert_eq!(usd(&r), ("?".to_string(), None));
+    }
+
+    #[test]
+    fn rows_are_shown_most_expensive_first() {
+        let row = |key: &str, cost: f64| CostRow {
+            key: key.into(),
+            cost_usd: cost,
+            ..CostRow::default()
+        };
+        let mut s = State::default();
+        let report = CostReport {
+            rows: vec![row("cheap", 1.0), row("dear", 70.0), row("mid", 12.0)],
+            ..CostReport::default()
+        };
+        s.set(CostScope::Live, GroupBy::Project, report);
+        let keys: Vec<&str> = s.rows().iter().map(|r| r.key.as_str()).collect();
+        assert_eq!(keys, ["dear", "mid", "cheap"]);
     }
 
     #[test]

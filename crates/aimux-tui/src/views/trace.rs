@@ -464,7 +464,7 @@ pub fn on_action(app: &mut App, action: Action) {
     let page = height.saturating_sub(1).max(1);
     let n = starts.len();
     let st = &mut app.trace;
-    st.scroll = st.scroll.min(max);
+    st.scroll = if st.follow { max } else { st.scroll.min(max) };
     let scroll_to = |st: &mut State, to: usize| {
         st.scroll = to.min(max);
         st.selected = turn_at(&starts, st.scroll);
