@@ -1,6 +1,7 @@
 //! The aimux engine: finds every provider's session files, keeps the index current by
 //! reading only appended bytes, and serves sessions, costs and traces from it.
 
+pub mod actions;
 pub mod agents;
 pub mod annotations;
 pub mod catalog;

@@ -28,6 +28,7 @@ pub struct Context {
     pub prices: PriceTable,
     pub index: Index,
     pub config_warnings: Vec<String>,
+    pub tui: aimux_tui::TuiConfig,
 }
 
 impl Context {
@@ -37,6 +38,7 @@ impl Context {
         let index = Index::open(&dirs.index_path())?;
         Ok(Context {
             prices: config.price_table(),
+            tui: config.tui.clone(),
             config_warnings: config.warnings,
             dirs,
             index,
@@ -81,11 +83,10 @@ impl Context {
 }
 
 pub fn run(cli: Cli) -> Result<ExitCode> {
-    let Some(command) = &cli.command else {
-        Cli::command().print_help()?;
-        return Ok(ExitCode::SUCCESS);
-    };
     let mut ctx = Context::open(&cli)?;
+    let Some(command) = &cli.command else {
+        return dashboard(ctx);
+    };
     match command {
         Command::Agents(args) => crate::agents_cmd::agents(ctx, args),
         Command::Sessions(args) => sessions(&mut ctx, args),
@@ -93,6 +94,31 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Trace(args) => trace_cmd(&mut ctx, args),
         Command::Annotate(args) => annotate(&mut ctx, args),
     }
+}
+
+/// No subcommand: the live dashboard. Outside a terminal, say how to get the same data
+/// headless instead of drawing into a pipe.
+fn dashboard(ctx: Context) -> Result<ExitCode> {
+    if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
+        Cli::command().print_help()?;
+        eprintln!(
+            "\naimux: the dashboard needs a terminal; the subcommands above print the same data (add --json for scripts)"
+        );
+        return Ok(ExitCode::from(2));
+    }
+    for w in &ctx.config_warnings {
+        eprintln!("warning: {}: {w}", ctx.dirs.config_path().display());
+    }
+    let Context {
+        dirs,
+        prices,
+        index,
+        tui,
+        ..
+    } = ctx;
+    let backend = crate::tui_backend::EngineBackend::new(dirs, prices, index);
+    aimux_tui::run(backend, tui)?;
+    Ok(ExitCode::SUCCESS)
 }
 
 fn print_warnings(warnings: &[Warning]) {
@@ -167,11 +193,12 @@ fn sessions(ctx: &mut Context, args: &SessionsArgs) -> Result<ExitCode> {
         println!("no sessions found under {}", ctx.dirs.home.display());
         return Ok(ExitCode::SUCCESS);
     }
+    let id_len = unique_prefix_len(rows.iter().map(|r| r.id.as_str()));
     let body: Vec<Vec<String>> = rows
         .iter()
         .map(|r| {
             vec![
-                short_id(&r.id),
+                r.id.chars().take(id_len).collect(),
                 r.provider.to_string(),
                 r.project.clone().unwrap_or_default(),
                 r.model.clone().unwrap_or_default(),
@@ -227,8 +254,18 @@ pub fn sort_sessions(rows: &mut [SessionRow], sort: SessionSort) {
     }
 }
 
-fn short_id(id: &str) -> String {
-    id.chars().take(8).collect()
+/// The shortest prefix length (at least 8) that tells every id apart, so a shown id can
+/// be pasted into `aimux trace`. Codex's time-ordered ids share long prefixes.
+pub fn unique_prefix_len<'a>(ids: impl Iterator<Item = &'a str>) -> usize {
+    let mut sorted: Vec<&str> = ids.collect();
+    sorted.sort_unstable();
+    let common = |a: &str, b: &str| a.chars().zip(b.chars()).take_while(|(x, y)| x == y).count();
+    sorted
+        .windows(2)
+        .map(|w| common(w[0], w[1]) + 1)
+        .max()
+        .unwrap_or(0)
+        .max(8)
 }
 
 fn short_time(t: &str) -> String {

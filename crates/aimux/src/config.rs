@@ -36,6 +36,8 @@ pub struct PriceOverride {
 #[derive(Debug, Clone, Default)]
 pub struct Config {
     pub pricing: BTreeMap<String, PriceOverride>,
+    /// The dashboard's settings (`keymap`, `theme`, `refresh_ms`).
+    pub tui: aimux_tui::TuiConfig,
     pub warnings: Vec<String>,
 }
 
@@ -63,6 +65,16 @@ impl Config {
             );
         };
         let mut config = Config::default();
+        let tui_keys: serde_json::Map<String, Value> = map
+            .iter()
+            .filter(|(k, _)| matches!(k.as_str(), "keymap" | "theme" | "refresh_ms"))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        config.tui = serde_json::from_value(Value::Object(tui_keys)).map_err(|e| {
+            anyhow::anyhow!(
+                "keymap/theme/refresh_ms: {e} — e.g. `keymap: {{quit: [\"q\", \"ctrl-c\"]}}`, `theme: {{accent: \"cyan bold\"}}`, `refresh_ms: 2000`"
+            )
+        })?;
         for (key, value) in &map {
             if !KNOWN_KEYS.contains(&key.as_str()) {
                 config.warnings.push(format!(

@@ -5,6 +5,7 @@ mod cli;
 mod commands;
 mod config;
 mod table;
+mod tui_backend;
 
 use clap::Parser;
 use std::process::ExitCode;

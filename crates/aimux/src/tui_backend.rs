@@ -1,0 +1,153 @@
+//! The dashboard's [`Backend`] over the engine. It runs on the TUI's worker thread, so
+//! everything here may block; nothing here prints (it would corrupt the screen).
+
+use aimux_core::pricing::PriceTable;
+use aimux_engine::actions::kill_agent;
+use aimux_engine::agents::{AgentRow, AgentsSnapshot};
+use aimux_engine::annotations::{Annotation, AnnotationStore, Label};
+use aimux_engine::catalog::{self, SessionRow};
+use aimux_engine::costs::{CostReport, GroupBy, cost_report};
+use aimux_engine::health::{self, HealthOptions, HealthReport};
+use aimux_engine::home::Dirs;
+use aimux_engine::live::LiveEngine;
+use aimux_engine::scan::scan;
+use aimux_engine::teams::{TeamsReport, read_teams};
+use aimux_engine::trace::{Trace, trace};
+use aimux_tui::{Backend, CostScope};
+use anyhow::Result;
+use chrono::{DateTime, Duration, Utc};
+use std::collections::HashSet;
+
+pub struct EngineBackend {
+    dirs: Dirs,
+    prices: PriceTable,
+    live: LiveEngine,
+    annotations: AnnotationStore,
+    last_agents: AgentsSnapshot,
+}
+
+impl EngineBackend {
+    pub fn new(dirs: Dirs, prices: PriceTable, index: aimux_engine::index::Index) -> EngineBackend {
+        let live = LiveEngine::new(dirs.home.clone(), index, prices.clone());
+        EngineBackend {
+            annotations: AnnotationStore::new(dirs.evaluations_dir()),
+            dirs,
+            prices,
+            live,
+            last_agents: AgentsSnapshot::default(),
+        }
+    }
+
+    fn all_sessions(&mut self) -> Result<Vec<SessionRow>> {
+        scan(&self.dirs.home, self.live.index_mut(), None)?;
+        let mut warnings = Vec::new();
+        let mut rows = catalog::sessions(
+            self.live.index(),
+            &self.dirs.home,
+            &self.prices,
+            &mut warnings,
+        )?;
+        catalog::apply_annotation_counts(&mut rows, &self.annotations);
+        Ok(rows)
+    }
+}
+
+fn live_session_ids(rows: &[AgentRow], out: &mut HashSet<String>) {
+    for r in rows {
+        if let Some(id) = &r.session_id {
+            out.insert(id.clone());
+        }
+        live_session_ids(&r.subagents, out);
+    }
+}
+
+impl Backend for EngineBackend {
+    fn agents(&mut self) -> Result<AgentsSnapshot> {
+        self.last_agents = self.live.refresh();
+        Ok(self.last_agents.clone())
+    }
+
+    fn sessions(&mut self) -> Result<Vec<SessionRow>> {
+        self.all_sessions()
+    }
+
+    fn costs(&mut self, scope: CostScope, by: GroupBy) -> Result<CostReport> {
+        let mut rows = self.all_sessions()?;
+        let now = Utc::now();
+        let since = |d: DateTime<Utc>| {
+            move |r: &SessionRow| {
+                r.last_activity
+                    .as_deref()
+                    .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+                    .is_some_and(|t| t >= d)
+            }
+        };
+        match scope {
+            CostScope::Live => {
+                let mut ids = HashSet::new();
+                live_session_ids(&self.last_agents.agents, &mut ids);
+                rows.retain(|r| ids.contains(&r.id));
+            }
+            CostScope::Today => {
+                let midnight = chrono::Local::now()
+                    .date_naive()
+                    .and_hms_opt(0, 0, 0)
+                    .and_then(|t| t.and_local_timezone(chrono::Local).single())
+                    .map(|t| t.with_timezone(&Utc))
+                    .unwrap_or(now - Duration::days(1));
+                rows.retain(since(midnight));
+            }
+            CostScope::Week => rows.retain(since(now - Duration::days(7))),
+            CostScope::All => {}
+        }
+        Ok(cost_report(
+            &rows,
+            by,
+            &self.prices,
+            Some(self.live.index()),
+        )?)
+    }
+
+    fn trace(&mut self, session_id: &str) -> Result<Trace> {
+        let rows = self.all_sessions()?;
+        let row = catalog::find_session(&rows, session_id).map_err(anyhow::Error::msg)?;
+        Ok(trace(row, &self.prices, &self.annotations.load(&row.id)))
+    }
+
+    fn annotate(
+        &mut self,
+        session_id: &str,
+        turn: u32,
+        turn_id: &str,
+        label: Label,
+        note: Option<&str>,
+    ) -> Result<()> {
+        let annotation = Annotation {
+            turn,
+            turn_id: turn_id.to_string(),
+            label,
+            note: note.map(str::to_string),
+            timestamp: Utc::now().to_rfc3339(),
+        };
+        Ok(self.annotations.append(session_id, &annotation)?)
+    }
+
+    fn kill(&mut self, pid: u32) -> Result<String> {
+        let summary = kill_agent(pid, std::time::Duration::from_secs(3))?;
+        self.last_agents = self.live.refresh();
+        Ok(summary)
+    }
+
+    fn health(&mut self) -> Result<HealthReport> {
+        Ok(health::collect(
+            &self.dirs.home,
+            std::env::var_os("PATH").as_deref(),
+            &self.last_agents,
+            &HealthOptions::default(),
+        ))
+    }
+
+    fn teams(&mut self) -> Result<TeamsReport> {
+        Ok(read_teams(&self.dirs.home.join(".claude")))
+    }
+}
