@@ -7,6 +7,7 @@ pub mod codex;
 pub mod corpus;
 pub mod gemini;
 pub mod live;
+pub mod measure;
 pub mod plan;
 pub mod rng;
 pub mod text;

@@ -222,3 +222,40 @@ fn parsers_agree_with_the_ground_truth() {
         problems.join("\n")
     );
 }
+
+#[test]
+fn live_mode_appends_complete_records_at_about_the_rate() {
+    use aimux_bench::live::{LiveConfig, run_live};
+    let d = tempfile::tempdir().expect("tmp");
+    let rate = 300_000u64;
+    let r = run_live(&LiveConfig {
+        out: d.path().to_path_buf(),
+        sessions: 3,
+        rate_bytes_per_sec: rate,
+        duration: std::time::Duration::from_millis(800),
+        seed: 5,
+    })
+    .expect("live");
+    assert_eq!(r.files.len(), 3);
+    // paced: not far above the rate (one line may overshoot), and it did write
+    let cap = (rate as f64 * r.seconds) as u64 + 200_000;
+    assert!(
+        r.bytes > 0 && r.bytes <= cap,
+        "{} bytes in {:.2}s",
+        r.bytes,
+        r.seconds
+    );
+    let mut on_disk = 0;
+    for f in &r.files {
+        let bytes = fs::read(d.path().join(f)).expect("live file");
+        on_disk += bytes.len() as u64;
+        assert!(bytes.ends_with(b"\n"), "{f}: torn last line");
+        let provider = Provider::parse(f.split('/').next().unwrap_or("").trim_start_matches('.'))
+            .expect("provider dir");
+        let mut p = SessionFileParser::new(provider);
+        p.feed(&bytes);
+        assert_eq!(p.stats.malformed, 0, "{f}");
+        assert!(p.stats.lines > 0);
+    }
+    assert_eq!(on_disk, r.bytes);
+}
