@@ -1,0 +1,16 @@
+//! aimux scale-out: Redis coordination with one key schema ([`schema`]), the worker loop
+//! ([`worker`]), the MCP server for a local lead agent ([`mcp`]) and the infrastructure
+//! provider trait with its health model ([`provider`]).
+
+pub mod coord;
+pub mod schema;
+pub mod worker;
+
+/// Runs a future to completion on a fresh multi-threaded tokio runtime (for the CLI).
+pub fn block_on<F: std::future::Future>(f: F) -> std::io::Result<F::Output> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    Ok(rt.block_on(f))
+}
