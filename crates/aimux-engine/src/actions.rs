@@ -40,8 +40,22 @@ fn alive(pid: u32) -> bool {
 
 /// Ends the agent whose top process is `pid`: SIGTERM to its process group when it leads
 /// one (so its tools go too), else to the process and its core processes; SIGKILL after
-/// `grace`. Returns a human summary.
+/// `grace`. When aimux started it (its tmux session is named `aimux-…`), that session is
+/// ended too. Returns a human summary.
 pub fn kill_agent(pid: u32, grace: Duration) -> Result<String, ActionError> {
+    let spawned = crate::tmux::find_agent_pane(pid, crate::live::tmux_target(pid).as_deref())
+        .filter(|p| p.spawned_by_aimux());
+    let mut summary = kill_agent_processes(pid, grace)?;
+    if let Some(p) = spawned
+        && p.tmux.has_session(&p.pane.session)
+        && p.tmux.kill_session(&p.pane.session).is_ok()
+    {
+        summary.push_str(&format!("; tmux session {} closed", p.pane.session));
+    }
+    Ok(summary)
+}
+
+fn kill_agent_processes(pid: u32, grace: Duration) -> Result<String, ActionError> {
     let table = read_process_table().map_err(|e| ActionError::ProcessTable(e.to_string()))?;
     let tree = group_agents(&table.procs);
     let agent = tree

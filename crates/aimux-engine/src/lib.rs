@@ -13,5 +13,7 @@ pub mod live;
 pub mod process;
 pub mod scan;
 pub mod sources;
+pub mod spawn;
 pub mod teams;
+pub mod tmux;
 pub mod trace;
