@@ -10,6 +10,7 @@ pub mod health;
 pub mod home;
 pub mod index;
 pub mod live;
+pub mod opencode;
 pub mod process;
 pub mod scan;
 pub mod sources;

@@ -74,6 +74,7 @@ pub fn all_sources() -> Vec<Box<dyn ProviderSource>> {
         Box::new(ClaudeSource),
         Box::new(CodexSource),
         Box::new(GeminiSource),
+        Box::new(crate::opencode::OpencodeSource),
     ]
 }
 
