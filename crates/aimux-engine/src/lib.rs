@@ -11,6 +11,7 @@ pub mod home;
 pub mod index;
 pub mod live;
 pub mod opencode;
+pub mod otlp;
 pub mod process;
 pub mod scan;
 pub mod sources;

@@ -34,6 +34,10 @@ pub enum Command {
     Trace(TraceArgs),
     /// Label a turn GOOD / BAD / WASTE (or clear it), with an optional note.
     Annotate(AnnotateArgs),
+    /// Run the engine and the OTLP receiver headless until Ctrl-C / SIGTERM.
+    Serve(crate::otel_cmd::ServeArgs),
+    /// Export a session as an OTLP trace (MLflow, any OTLP backend) or as JSONL.
+    Export(crate::otel_cmd::ExportArgs),
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]

@@ -93,6 +93,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Costs(args) => costs(&mut ctx, args),
         Command::Trace(args) => trace_cmd(&mut ctx, args),
         Command::Annotate(args) => annotate(&mut ctx, args),
+        Command::Serve(args) => crate::otel_cmd::serve(ctx, args),
+        Command::Export(args) => crate::otel_cmd::export(ctx, args),
     }
 }
 
