@@ -147,8 +147,16 @@ fn update(
             continue;
         };
         seen.insert(path, ());
-        let meta = match std::fs::metadata(&file.path) {
-            Ok(m) => m,
+        // An opencode session is rows of a database, not a file: its own identity, and
+        // never resumed from an offset.
+        let rows = crate::opencode::is_session_path(&file.path);
+        let identity = if rows {
+            crate::opencode::session_identity(&file.path)
+        } else {
+            std::fs::metadata(&file.path).map(|m| file_identity(&m))
+        };
+        let identity = match identity {
+            Ok(i) => i,
             Err(e) => {
                 report
                     .warnings
@@ -156,11 +164,11 @@ fn update(
                 continue;
             }
         };
-        let identity = file_identity(&meta);
         match cached.get(path) {
             Some(c) if c.identity == identity => report.unchanged += 1,
             Some(c)
                 if file.format == FileFormat::Jsonl
+                    && !rows
                     && c.identity.inode == identity.inode
                     && identity.size >= c.identity.size
                     && identity.size >= c.offset =>
@@ -255,6 +263,8 @@ fn update(
                 let summary = summarize(&done.path, &done.parser, done.identity.size);
                 Index::store(&tx, &done.path, done.identity, &done.parser, &summary)
                     .map_err(sql)?;
+                // Full-text search: fed from the fresh parse, before texts are cut.
+                crate::search::index_parsed(&tx, &done.path, &done.parser).map_err(sql)?;
             }
             Err(w) => report.warnings.push(w),
         }
@@ -303,6 +313,9 @@ pub fn read_into(
     start: u64,
     parser: &mut SessionFileParser,
 ) -> std::io::Result<u64> {
+    if crate::opencode::is_session_path(path) {
+        return crate::opencode::read_session(path, parser);
+    }
     let mut f = File::open(path)?;
     match format {
         FileFormat::WholeJson => {
