@@ -23,12 +23,17 @@ fn aimux_sessions(home: &Path) -> Value {
         .args(["sessions", "--json"])
         .output()
         .expect("run aimux");
-    assert!(out.status.success(), "aimux failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "aimux failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice(&out.stdout).expect("json output")
 }
 
 fn expected_sessions(dir: &Path) -> Vec<Value> {
-    let text = std::fs::read_to_string(dir.join("expected/sessions.json")).expect("expected/sessions.json");
+    let text = std::fs::read_to_string(dir.join("expected/sessions.json"))
+        .expect("expected/sessions.json");
     let v: Value = serde_json::from_str(&text).expect("expected json");
     match v {
         Value::Array(items) => items,
@@ -50,13 +55,19 @@ fn compare(fixture_dir: &Path) -> Vec<String> {
     for want in &expected {
         let id = want["session_id"].as_str().expect("session_id");
         let provider = want["provider"].as_str().expect("provider");
-        let Some(row) = rows.iter().find(|r| r["id"] == id && r["provider"] == provider) else {
+        let Some(row) = rows
+            .iter()
+            .find(|r| r["id"] == id && r["provider"] == provider)
+        else {
             problems.push(format!("{provider} session {id} not listed by aimux"));
             continue;
         };
         for field in ["turns", "tool_calls", "failed_tool_calls"] {
             if row[field] != want[field] {
-                problems.push(format!("{provider} {id}: {field} aimux={} server={}", row[field], want[field]));
+                problems.push(format!(
+                    "{provider} {id}: {field} aimux={} server={}",
+                    row[field], want[field]
+                ));
             }
         }
         for cat in ["input", "output", "cache_read", "cache_write"] {
@@ -70,9 +81,14 @@ fn compare(fixture_dir: &Path) -> Vec<String> {
     }
     for provider in ["claude", "codex", "gemini"] {
         let listed = rows.iter().filter(|r| r["provider"] == provider).count();
-        let wanted = expected.iter().filter(|w| w["provider"] == provider).count();
+        let wanted = expected
+            .iter()
+            .filter(|w| w["provider"] == provider)
+            .count();
         if listed != wanted {
-            problems.push(format!("{provider}: aimux lists {listed} sessions, the server saw {wanted}"));
+            problems.push(format!(
+                "{provider}: aimux lists {listed} sessions, the server saw {wanted}"
+            ));
         }
     }
     problems
@@ -86,9 +102,11 @@ fn committed_fixtures_match_the_server_record() {
 
 #[test]
 fn freshly_generated_sessions_match_the_server_record() {
-    let prefix = std::env::var("AIMUX_AGENTS_PREFIX").map(PathBuf::from).unwrap_or_else(|_| {
-        PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cache/aimux-agents")
-    });
+    let prefix = std::env::var("AIMUX_AGENTS_PREFIX")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| {
+            PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cache/aimux-agents")
+        });
     let bins = ["claude", "codex", "gemini"].map(|b| prefix.join("node_modules/.bin").join(b));
     if let Some(missing) = bins.iter().find(|b| !b.exists()) {
         eprintln!(
@@ -106,4 +124,35 @@ fn freshly_generated_sessions_match_the_server_record() {
     assert!(status.success(), "scripts/gen-fixtures failed");
     let problems = compare(out.path());
     assert!(problems.is_empty(), "mismatches:\n{}", problems.join("\n"));
+}
+
+/// The fourth provider, opencode, through the same CLI: its sessions (rows of opencode's
+/// SQLite database, written by the real opencode CLI) against its server record.
+#[test]
+fn opencode_fixtures_match_the_server_record() {
+    let dir = workspace().join("tests/fixtures/opencode");
+    let got = aimux_sessions(&dir.join("home"));
+    let rows = got["sessions"].as_array().expect("sessions");
+    let text = std::fs::read_to_string(dir.join("expected.json")).expect("expected.json");
+    let expected: Value = serde_json::from_str(&text).expect("json");
+    let expected = expected["sessions"].as_array().expect("expected sessions");
+    assert_eq!(rows.len(), expected.len());
+    for want in expected {
+        let id = want["id"].as_str().expect("id");
+        let row = rows
+            .iter()
+            .find(|r| r["id"] == id)
+            .unwrap_or_else(|| panic!("{id} not listed"));
+        assert_eq!(row["provider"], "opencode");
+        let turns = want["turns"].as_array().expect("turns");
+        assert_eq!(row["turns"].as_u64(), Some(turns.len() as u64), "{id}");
+        let tools: usize = turns
+            .iter()
+            .map(|t| t["tool_calls"].as_array().map_or(0, Vec::len))
+            .sum();
+        assert_eq!(row["tool_calls"].as_u64(), Some(tools as u64), "{id}");
+        for cat in ["input", "output", "cache_read", "cache_write"] {
+            assert_eq!(row["tokens"][cat], want["tokens"][cat], "{id} tokens.{cat}");
+        }
+    }
 }
