@@ -78,6 +78,8 @@ TEXT_REPLY = ("Hello from the aimux scripted model server. This is a scripted re
               "no real model was consulted.")
 FAIL_COMMAND = "ls nonexistent-aimux-path"
 TWO_COMMANDS = ["ls -la", "echo two"]
+# aimux's own session-title requests carry this phrase (see aimux_title below).
+TITLE_MARKER = "You name coding-agent sessions"
 LS_COMMAND = "ls -la"
 
 FAIL_MARKER = re.compile(r"FAIL_TOOL")
@@ -343,6 +345,10 @@ class Handler(BaseHTTPRequestHandler):
                 with LOCK:
                     STATE["label"] = body.get("label")
                 self._send_json({"label": STATE["label"]})
+            elif self.aimux_title(path, body):
+                pass
+            elif path.endswith("/chat/completions"):
+                self.chat_completions(body)
             elif path.endswith("/messages/count_tokens"):
                 self.count_tokens("anthropic", body, {"input_tokens": approx_tokens(body)})
             elif path.endswith("/messages"):
@@ -359,6 +365,83 @@ class Handler(BaseHTTPRequestHandler):
                 self._send_json({})
         except (BrokenPipeError, ConnectionResetError):
             pass
+
+    # -- aimux session titles (aimux's own title requests; see `aimux titles`) ---------
+    # A request whose text contains TITLE_MARKER is aimux asking for a session title, in
+    # any of the three dialects (plain JSON, never streamed). The answer is derived from
+    # the request: "Title: " + the first four words of the line after "Prompt 1:".
+    # Recorded with aux_kind "aimux_title".
+    def aimux_title(self, path, body):
+        dump = json.dumps(body)
+        if TITLE_MARKER not in dump:
+            return False
+        if path.endswith("/messages"):
+            dialect = "anthropic"
+        elif path.endswith("/chat/completions"):
+            dialect = "chat_completions"
+        elif ":generateContent" in path:
+            dialect = "gemini"
+        else:
+            return False
+        text = json.loads(dump)
+        joined = []
+
+        def walk(v):
+            if isinstance(v, str):
+                joined.append(v)
+            elif isinstance(v, list):
+                for x in v:
+                    walk(x)
+            elif isinstance(v, dict):
+                for x in v.values():
+                    walk(x)
+        walk(text)
+        words = []
+        for chunk in joined:
+            m = re.search(r"Prompt 1:\s*(.*)", chunk)
+            if m:
+                words = re.findall(r"[A-Za-z0-9_]+", m.group(1))[:4]
+                break
+        title = "Title: " + (" ".join(words) if words else "untitled")
+        model = body.get("model") or (path.split("/models/")[-1].split(":")[0]
+                                      if "/models/" in path else None)
+        self._record({"dialect": dialect, "path": self.path, "model": model, "stream": False,
+                      "auxiliary": True, "aux_kind": "aimux_title", "kind": "auxiliary",
+                      "scenario": "aimux_title", "user_text": "", "tool_calls": [],
+                      "title": title})
+        if dialect == "anthropic":
+            self._send_json({"id": rid("msg_"), "type": "message", "role": "assistant",
+                             "model": model, "content": [{"type": "text", "text": title}],
+                             "stop_reason": "end_turn",
+                             "usage": {"input_tokens": approx_tokens(body), "output_tokens": 5}})
+        elif dialect == "chat_completions":
+            self._send_json({"id": rid("chatcmpl-"), "object": "chat.completion",
+                             "model": model,
+                             "choices": [{"index": 0, "finish_reason": "stop",
+                                          "message": {"role": "assistant", "content": title}}],
+                             "usage": {"prompt_tokens": approx_tokens(body),
+                                       "completion_tokens": 5}})
+        else:
+            self._send_json({"candidates": [{"content": {"role": "model",
+                                                         "parts": [{"text": title}]},
+                                             "finishReason": "STOP", "index": 0}],
+                             "usageMetadata": {"promptTokenCount": approx_tokens(body),
+                                               "candidatesTokenCount": 5,
+                                               "totalTokenCount": approx_tokens(body) + 5},
+                             "modelVersion": model})
+        return True
+
+    def chat_completions(self, body):
+        """OpenAI-compatible chat/completions: a plain text answer (no tools)."""
+        model = body.get("model")
+        self._record({"dialect": "chat_completions", "path": self.path, "model": model,
+                      "stream": False, "auxiliary": False, "kind": "turn_start",
+                      "scenario": "text", "user_text": "", "tool_calls": []})
+        self._send_json({"id": rid("chatcmpl-"), "object": "chat.completion", "model": model,
+                         "choices": [{"index": 0, "finish_reason": "stop",
+                                      "message": {"role": "assistant", "content": TEXT_REPLY}}],
+                         "usage": {"prompt_tokens": approx_tokens(body), "completion_tokens": 20}})
+    # -- end of aimux session titles ----------------------------------------------------
 
     def count_tokens(self, dialect, body, answer):
         self._record({"dialect": dialect, "path": self.path, "model": body.get("model"),

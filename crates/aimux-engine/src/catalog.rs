@@ -28,6 +28,9 @@ pub struct SessionRow {
     pub cwd: Option<String>,
     pub model: Option<String>,
     pub title: Option<String>,
+    /// Where `title` came from: the agent itself, a model (`aimux titles`), or the
+    /// `<project>: <first prompt words>` fallback. `None` before titles are applied.
+    pub title_source: Option<crate::titles::TitleSource>,
     pub started_at: Option<String>,
     pub last_activity: Option<String>,
     pub turns: u64,
@@ -163,6 +166,9 @@ pub fn sessions(
             project: project_name(cwd.as_deref()),
             cwd,
             model: main_model(&m.models).or_else(|| main.and_then(|s| s.main_model.clone())),
+            title_source: title
+                .as_ref()
+                .map(|_| crate::titles::TitleSource::Agent),
             title,
             started_at: files.iter().filter_map(|(_, s)| s.started_at.clone()).min(),
             last_activity: files

@@ -12,6 +12,10 @@ use std::path::{Path, PathBuf};
 
 const SCHEMA_VERSION: i64 = 1;
 
+/// Texts longer than this are cut in the persisted resume state (the search index,
+/// fed before persistence, keeps them whole).
+pub(crate) const PERSISTED_MAX_TEXT: usize = 2048;
+
 #[derive(Debug, thiserror::Error)]
 pub enum IndexError {
     #[error("index database {path}: {source}")]
@@ -152,6 +156,7 @@ impl Index {
             self.conn
                 .execute_batch(
                     "DROP TABLE IF EXISTS turns; DROP TABLE IF EXISTS files;
+                     DROP TABLE IF EXISTS search_fts; DROP TABLE IF EXISTS search_pieces;
                      CREATE TABLE files (
                        id INTEGER PRIMARY KEY,
                        path TEXT NOT NULL UNIQUE,
@@ -183,7 +188,17 @@ impl Index {
         self.conn
             .execute_batch("PRAGMA foreign_keys=ON;")
             .map_err(|e| self.err(e))?;
+        crate::search::ensure_schema(&self.conn).map_err(|e| self.err(e))?;
         Ok(())
+    }
+
+    /// The connection, for modules that keep their own tables here (search).
+    pub(crate) fn conn(&self) -> &Connection {
+        &self.conn
+    }
+
+    pub(crate) fn sql_error(&self, source: rusqlite::Error) -> IndexError {
+        self.err(source)
     }
 
     /// Every cached file: path → (id, identity, offset).
@@ -402,7 +417,7 @@ impl Index {
 /// serialised form so it needs no knowledge of each parser's internals; ids and other
 /// short strings are never touched.
 fn persisted_state(parser: &SessionFileParser) -> Vec<u8> {
-    const MAX_TEXT: usize = 2048;
+    const MAX_TEXT: usize = PERSISTED_MAX_TEXT;
     fn cut(v: &mut serde_json::Value) {
         match v {
             serde_json::Value::String(s) if s.len() > MAX_TEXT => {

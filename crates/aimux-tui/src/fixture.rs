@@ -225,6 +225,7 @@ pub fn session(
         cwd: Some(cwd.into()),
         model: Some(model.into()),
         title: title.map(str::to_string),
+        title_source: None,
         started_at: Some(started.into()),
         last_activity: Some(last.into()),
         turns,
