@@ -5,7 +5,8 @@ use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
 /// `$0.00`, `$1.23`, `$123`, `?` for unknown.
 pub fn cost(c: Option<f64>) -> String {
-    match c {
+    // An empty f64 sum is -0.0; adding 0.0 turns it into 0.0 so it never prints "$-0.00".
+    match c.map(|v| v + 0.0) {
         None => "?".into(),
         Some(v) if !v.is_finite() => "?".into(),
         Some(v) if v >= 1000.0 => format!("${v:.0}"),
