@@ -3,6 +3,8 @@
 //! provider trait with its health model ([`provider`]).
 
 pub mod coord;
+pub mod mcp;
+pub mod provider;
 pub mod schema;
 pub mod worker;
 
@@ -13,4 +15,20 @@ pub fn block_on<F: std::future::Future>(f: F) -> std::io::Result<F::Output> {
         .enable_all()
         .build()?;
     Ok(rt.block_on(f))
+}
+
+/// Resolves on Ctrl-C or SIGTERM (what a pod gets when it is scaled down).
+pub async fn ctrl_c() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
 }

@@ -574,33 +574,39 @@ async fn run_task(
             }
         }
         other => {
-            let (msg, run) = match other {
-                Ok(run) => (
-                    format!(
-                        "{} exited with {}: {}",
-                        task.provider,
-                        code.map_or("a signal".to_string(), |c| c.to_string()),
-                        tail(
-                            if stderr.trim().is_empty() {
-                                &stdout
-                            } else {
-                                &stderr
-                            },
-                            500
-                        )
-                    ),
-                    Some(run),
-                ),
-                Err(e) => (e, None),
+            let (run, parse_err) = match other {
+                Ok(run) => (Some(run), None),
+                Err(e) => (None, Some(e)),
             };
-            if let Some(mut run) = run {
-                run.price(prices);
-                coord.record_run_usage(&task.id, &run).await?;
-                coord.add_usage(&cfg.id, &run, false).await?;
+            let msg = if ok_exit {
+                parse_err.unwrap_or_else(|| "the agent produced no result".into())
             } else {
-                coord
-                    .add_usage(&cfg.id, &RunRecord::default(), false)
-                    .await?;
+                let mut m = format!(
+                    "{} exited with {}",
+                    task.provider,
+                    code.map_or("a signal".to_string(), |c| c.to_string())
+                );
+                if !stderr.trim().is_empty() {
+                    m.push_str(&format!(": {}", tail(&stderr, 500)));
+                }
+                // the agent's own error message (e.g. Claude's is_error result), if it printed one
+                if let Some(e) = parse_err.filter(|_| !stdout.trim().is_empty()) {
+                    m.push_str(&format!(" — {e}"));
+                }
+                m
+            };
+            match run {
+                Some(mut run) => {
+                    // a failed run still cost tokens
+                    run.price(prices);
+                    coord.record_run_usage(&task.id, &run).await?;
+                    coord.add_usage(&cfg.id, &run, false).await?;
+                }
+                None => {
+                    coord
+                        .add_usage(&cfg.id, &RunRecord::default(), false)
+                        .await?
+                }
             }
             fail(msg).await
         }

@@ -34,6 +34,14 @@ pub enum Command {
     Trace(TraceArgs),
     /// Label a turn GOOD / BAD / WASTE (or clear it), with an optional note.
     Annotate(AnnotateArgs),
+    /// Tasks run by workers through Redis: submit, list, show, logs.
+    Task(crate::infra_cmd::TaskArgs),
+    /// The worker loop (what a worker pod runs): claim tasks, run the agent, write results.
+    Worker(crate::infra_cmd::WorkerArgs),
+    /// MCP server on stdio for a local lead agent; `aimux mcp install claude` registers it.
+    Mcp(crate::infra_cmd::McpArgs),
+    /// Infrastructure (coordination, compute, workloads).
+    Infra(crate::infra_cmd::InfraArgs),
     /// Run the engine and the OTLP receiver headless until Ctrl-C / SIGTERM.
     Serve(crate::otel_cmd::ServeArgs),
     /// Export a session as an OTLP trace (MLflow, any OTLP backend) or as JSONL.

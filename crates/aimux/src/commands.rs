@@ -93,6 +93,10 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Costs(args) => costs(&mut ctx, args),
         Command::Trace(args) => trace_cmd(&mut ctx, args),
         Command::Annotate(args) => annotate(&mut ctx, args),
+        Command::Task(args) => crate::infra_cmd::task(ctx, args),
+        Command::Worker(args) => crate::infra_cmd::worker(ctx, args),
+        Command::Mcp(args) => crate::infra_cmd::mcp(ctx, args),
+        Command::Infra(args) => crate::infra_cmd::infra(ctx, args),
         Command::Serve(args) => crate::otel_cmd::serve(ctx, args),
         Command::Export(args) => crate::otel_cmd::export(ctx, args),
     }

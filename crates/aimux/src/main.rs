@@ -4,6 +4,7 @@ mod agents_cmd;
 mod cli;
 mod commands;
 mod config;
+mod infra_cmd;
 mod otel_cmd;
 mod table;
 mod tui_backend;

@@ -1,0 +1,315 @@
+//! The infrastructure provider trait and its health model. Every backend (Kubernetes +
+//! Redis first; EC2 or SSH later) answers the same calls, so the views never change.
+//!
+//! Health has two layers plus workloads: **coordination** (Redis: ping, latency),
+//! **compute** (where workers run: the cluster API, its version, the namespace) and
+//! **workloads** (what runs: deployments/pods, or registered workers with heartbeats).
+
+use crate::coord::{Coordinator, Message, NewTask, TaskRecord};
+use crate::schema::now_ms;
+use serde::Serialize;
+use std::future::Future;
+
+#[derive(Debug, thiserror::Error)]
+pub enum InfraError {
+    /// The backend has no compute configured (e.g. no Kubernetes context).
+    #[error("{0}")]
+    NotConfigured(String),
+    #[error(transparent)]
+    Coord(#[from] crate::coord::CoordError),
+    #[error("{0}")]
+    Other(String),
+}
+
+/// One layer of the health model.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Layer {
+    /// False when the layer is simply not set up (shown as "not configured", not as an error).
+    pub configured: bool,
+    pub ok: bool,
+    /// One line for humans.
+    pub summary: String,
+    /// Round trip in milliseconds, when measured.
+    pub latency_ms: Option<f64>,
+    /// Server / API version, when known.
+    pub version: Option<String>,
+    /// Where: the Redis URL (password redacted), or the cluster namespace.
+    pub target: Option<String>,
+}
+
+/// Something running: a deployment, a pod, or a registered worker.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Workload {
+    pub kind: String,
+    pub name: String,
+    /// `local` or `k8s`.
+    pub location: String,
+    /// Pod phase, or the worker's status (idle/busy) — `stale` when heartbeats stopped.
+    pub phase: String,
+    pub reason: Option<String>,
+    pub provider: Option<String>,
+    pub current_task: Option<String>,
+    pub heartbeat_age_ms: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct InfraHealth {
+    pub backend: String,
+    pub coordination: Layer,
+    pub compute: Layer,
+    pub workloads: Vec<Workload>,
+}
+
+impl InfraHealth {
+    /// Plain text for `aimux infra health` (and anything that wants the same lines).
+    pub fn to_text(&self) -> String {
+        let mut s = format!("backend: {}\n", self.backend);
+        for (name, l) in [
+            ("coordination", &self.coordination),
+            ("compute", &self.compute),
+        ] {
+            let state = if !l.configured {
+                "not configured"
+            } else if l.ok {
+                "ok"
+            } else {
+                "FAILING"
+            };
+            s.push_str(&format!("{name:<13} {state:<15} {}", l.summary));
+            if let Some(ms) = l.latency_ms {
+                s.push_str(&format!(" ({ms:.1} ms)"));
+            }
+            s.push('\n');
+        }
+        if self.workloads.is_empty() {
+            s.push_str("workloads     none\n");
+        }
+        for w in &self.workloads {
+            s.push_str(&format!(
+                "workload      {} {} [{}] {}{}{}\n",
+                w.kind,
+                w.name,
+                w.location,
+                w.phase,
+                w.current_task
+                    .as_ref()
+                    .map(|t| format!(" on {t}"))
+                    .unwrap_or_default(),
+                w.reason
+                    .as_ref()
+                    .map(|r| format!(" — {r}"))
+                    .unwrap_or_default(),
+            ));
+        }
+        s
+    }
+}
+
+/// Heartbeats older than this make a worker `stale`.
+pub const STALE_AFTER_MS: i64 = 30_000;
+
+/// What every infrastructure backend offers.
+pub trait InfraProvider {
+    fn name(&self) -> &str;
+    fn health(&self) -> impl Future<Output = InfraHealth> + Send;
+    /// A whole interactive agent in the backend's compute (remote mode).
+    fn spawn_session(
+        &self,
+        provider: &str,
+    ) -> impl Future<Output = Result<String, InfraError>> + Send;
+    fn submit_task(
+        &self,
+        task: &NewTask,
+    ) -> impl Future<Output = Result<TaskRecord, InfraError>> + Send;
+    fn list_tasks(
+        &self,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<TaskRecord>, InfraError>> + Send;
+    fn task_result(&self, id: &str) -> impl Future<Output = Result<TaskRecord, InfraError>> + Send;
+    /// Set the number of workers for a provider.
+    fn scale(
+        &self,
+        provider: &str,
+        count: u32,
+    ) -> impl Future<Output = Result<String, InfraError>> + Send;
+    /// Stop one workload (a worker finishes its current task first).
+    fn kill(&self, workload: &str) -> impl Future<Output = Result<String, InfraError>> + Send;
+}
+
+/// Kubernetes settings, when a cluster is configured (not wired yet: see the report).
+#[derive(Debug, Clone, Default)]
+pub struct K8sSettings {
+    pub context: Option<String>,
+    pub namespace: String,
+}
+
+/// Redis coordination + Kubernetes compute.
+pub struct RedisK8sProvider {
+    coord: Coordinator,
+    k8s: Option<K8sSettings>,
+}
+
+impl RedisK8sProvider {
+    pub fn new(coord: Coordinator, k8s: Option<K8sSettings>) -> RedisK8sProvider {
+        RedisK8sProvider { coord, k8s }
+    }
+
+    fn no_compute(&self) -> InfraError {
+        InfraError::NotConfigured(
+            "no compute backend is configured: this aimux has no Kubernetes cluster set up, so it cannot start workers or remote sessions; run `aimux worker --provider P` where the agent CLI is installed".into(),
+        )
+    }
+}
+
+async fn coordination_layer(coord: &Coordinator) -> Layer {
+    let mut l = Layer {
+        configured: true,
+        target: Some(coord.url_redacted()),
+        ..Default::default()
+    };
+    match coord.ping().await {
+        Ok(d) => {
+            l.ok = true;
+            l.latency_ms = Some(d.as_secs_f64() * 1000.0);
+            l.version = coord.server_version().await.ok().flatten();
+            l.summary = format!(
+                "redis {} at {}",
+                l.version.as_deref().unwrap_or("?"),
+                coord.url_redacted()
+            );
+        }
+        Err(e) => l.summary = format!("ping failed: {e}"),
+    }
+    l
+}
+
+async fn worker_workloads(coord: &Coordinator) -> Vec<Workload> {
+    let Ok(agents) = coord.agents().await else {
+        return Vec::new();
+    };
+    let now = now_ms();
+    agents
+        .into_iter()
+        .map(|a| {
+            let age = a.heartbeat_at.map(|h| now - h);
+            let stale = age.is_none_or(|a| a > STALE_AFTER_MS);
+            Workload {
+                kind: "worker".into(),
+                name: a.id,
+                location: a.location.unwrap_or_else(|| "local".into()),
+                phase: if stale {
+                    "stale".into()
+                } else {
+                    a.status.unwrap_or_else(|| "unknown".into())
+                },
+                reason: stale.then(|| {
+                    age.map_or("never sent a heartbeat".to_string(), |a| {
+                        format!("last heartbeat {}s ago", a / 1000)
+                    })
+                }),
+                provider: a.provider,
+                current_task: a.current_task,
+                heartbeat_age_ms: age,
+            }
+        })
+        .collect()
+}
+
+impl InfraProvider for RedisK8sProvider {
+    fn name(&self) -> &str {
+        "kubernetes+redis"
+    }
+
+    async fn health(&self) -> InfraHealth {
+        let coordination = coordination_layer(&self.coord).await;
+        let compute = match &self.k8s {
+            None => Layer {
+                configured: false,
+                summary: "no Kubernetes cluster configured".into(),
+                ..Default::default()
+            },
+            Some(k) => Layer {
+                configured: true,
+                ok: false,
+                summary: "the Kubernetes client is not built into this aimux yet".into(),
+                target: Some(k.namespace.clone()),
+                ..Default::default()
+            },
+        };
+        InfraHealth {
+            backend: self.name().into(),
+            workloads: if coordination.ok {
+                worker_workloads(&self.coord).await
+            } else {
+                Vec::new()
+            },
+            coordination,
+            compute,
+        }
+    }
+
+    async fn spawn_session(&self, _provider: &str) -> Result<String, InfraError> {
+        Err(self.no_compute())
+    }
+
+    async fn submit_task(&self, task: &NewTask) -> Result<TaskRecord, InfraError> {
+        Ok(self.coord.submit(task).await?)
+    }
+
+    async fn list_tasks(&self, limit: usize) -> Result<Vec<TaskRecord>, InfraError> {
+        Ok(self.coord.list_tasks(limit).await?)
+    }
+
+    async fn task_result(&self, id: &str) -> Result<TaskRecord, InfraError> {
+        Ok(self.coord.task(id).await?)
+    }
+
+    async fn scale(&self, _provider: &str, _count: u32) -> Result<String, InfraError> {
+        Err(self.no_compute())
+    }
+
+    async fn kill(&self, workload: &str) -> Result<String, InfraError> {
+        let known = self.coord.agents().await?.iter().any(|a| a.id == workload);
+        if !known {
+            return Err(InfraError::Other(format!(
+                "no registered worker '{workload}'"
+            )));
+        }
+        self.coord
+            .send(
+                workload,
+                &Message {
+                    from: "aimux".into(),
+                    text: "kill".into(),
+                    sent_at: now_ms(),
+                    kind: "stop".into(),
+                },
+            )
+            .await?;
+        Ok(format!("asked {workload} to stop after its current task"))
+    }
+}
+
+/// Health of the configured infrastructure, for `aimux infra health` and the TUI's health
+/// view: never fails; an unreachable Redis is a failing coordination layer.
+pub async fn health_for(url: &str, prefix: &str) -> InfraHealth {
+    match Coordinator::connect(url, prefix).await {
+        Ok(c) => RedisK8sProvider::new(c, None).health().await,
+        Err(e) => InfraHealth {
+            backend: "kubernetes+redis".into(),
+            coordination: Layer {
+                configured: true,
+                ok: false,
+                summary: e.to_string(),
+                target: Some(crate::coord::redact(url)),
+                ..Default::default()
+            },
+            compute: Layer {
+                configured: false,
+                summary: "no Kubernetes cluster configured".into(),
+                ..Default::default()
+            },
+            workloads: Vec::new(),
+        },
+    }
+}

@@ -1,0 +1,647 @@
+//! Scale-out commands: `aimux task …`, `aimux worker`, `aimux mcp [install claude]`,
+//! `aimux infra health`. The Redis URL comes from `--redis URL` / `AIMUX_REDIS_URL`, else
+//! `redis.url` in the config file, else `redis://127.0.0.1:6379`.
+
+use crate::commands::Context;
+use crate::table;
+use aimux_infra::coord::{Coordinator, NewTask, TaskRecord};
+use aimux_infra::schema::{self, now_ms};
+use anyhow::{Context as _, Result, bail};
+use clap::{Args, Subcommand};
+use serde_json::{Value, json};
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+pub const DEFAULT_REDIS_URL: &str = "redis://127.0.0.1:6379";
+
+#[derive(Debug, Clone, Args)]
+pub struct RedisOpts {
+    /// Coordination Redis (else config `redis.url`, else redis://127.0.0.1:6379).
+    #[arg(
+        long = "redis",
+        env = "AIMUX_REDIS_URL",
+        value_name = "URL",
+        global = true
+    )]
+    pub redis: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct TaskArgs {
+    #[command(flatten)]
+    pub redis: RedisOpts,
+    #[command(subcommand)]
+    pub command: TaskCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TaskCommand {
+    /// Queue a task for a worker: the prompt is run non-interactively by the provider's CLI.
+    Submit {
+        /// claude, codex or gemini.
+        #[arg(long)]
+        provider: String,
+        #[arg(long)]
+        prompt: String,
+        /// The repository directory the worker runs the agent in.
+        #[arg(long, value_name = "REPO")]
+        dir: Option<PathBuf>,
+        /// A free-form role (e.g. reviewer) kept with the task.
+        #[arg(long)]
+        role: Option<String>,
+        /// How often a failed run is requeued before the task fails.
+        #[arg(long, default_value_t = 1)]
+        max_retries: u32,
+        /// Wait up to this many seconds for the task to finish and print it.
+        #[arg(long, value_name = "SECS")]
+        wait: Option<u64>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Tasks, newest first.
+    List {
+        #[arg(long)]
+        json: bool,
+        #[arg(long, default_value_t = 50, value_name = "N")]
+        limit: usize,
+    },
+    /// One task with its prompt and result.
+    Show {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// A task's log lines.
+    Logs {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct WorkerArgs {
+    #[command(flatten)]
+    pub redis: RedisOpts,
+    /// Only take tasks of this provider (default: every provider whose CLI is installed).
+    #[arg(long)]
+    pub provider: Option<String>,
+    /// Process at most one task, then leave.
+    #[arg(long)]
+    pub once: bool,
+    /// With --once: wait up to this many seconds for a task to appear.
+    #[arg(long, default_value_t = 0, value_name = "SECS")]
+    pub wait: u64,
+    /// Agent id in the registry (default w-<host>-<pid>).
+    #[arg(long)]
+    pub id: Option<String>,
+    /// Path of the agent CLI to run (default: the provider's name on PATH).
+    #[arg(long, value_name = "PATH")]
+    pub bin: Option<PathBuf>,
+    /// Kill a run after this many seconds.
+    #[arg(long, default_value_t = 1800, value_name = "SECS")]
+    pub task_timeout: u64,
+    /// Heartbeat interval.
+    #[arg(long, default_value_t = 5000, value_name = "MS")]
+    pub heartbeat_ms: u64,
+    /// Where this worker runs, as shown in the registry (local or k8s).
+    #[arg(long, env = "AIMUX_WORKER_LOCATION", default_value = "local")]
+    pub location: String,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct McpArgs {
+    #[command(flatten)]
+    pub redis: RedisOpts,
+    #[command(subcommand)]
+    pub command: Option<McpCommand>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum McpCommand {
+    /// Add `aimux mcp` to a client's MCP configuration (shows the exact change first).
+    Install {
+        /// The client: claude (Claude Code, ~/.claude.json mcpServers).
+        client: String,
+        /// Apply without asking.
+        #[arg(long)]
+        yes: bool,
+        /// The config file to edit (default: $HOME/.claude.json).
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// The server name in mcpServers.
+        #[arg(long, default_value = "aimux")]
+        name: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct InfraArgs {
+    #[command(flatten)]
+    pub redis: RedisOpts,
+    #[command(subcommand)]
+    pub command: InfraCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum InfraCommand {
+    /// Coordination (Redis ping, latency), compute and workloads.
+    Health {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `redis.url` / `redis.prefix` from the config file, if set.
+fn config_redis(ctx: &Context) -> (Option<String>, Option<String>) {
+    let Ok(text) = std::fs::read_to_string(ctx.dirs.config_path()) else {
+        return (None, None);
+    };
+    let Ok(doc) = serde_saphyr::from_str::<Value>(&text) else {
+        return (None, None);
+    };
+    let get = |k: &str| {
+        doc.get("redis")
+            .and_then(|r| r.get(k))
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    };
+    (get("url"), get("prefix"))
+}
+
+/// The Redis URL and key prefix to use.
+pub fn redis_target(ctx: &Context, opts: &RedisOpts) -> (String, String) {
+    let (url, prefix) = config_redis(ctx);
+    (
+        opts.redis
+            .clone()
+            .or(url)
+            .unwrap_or_else(|| DEFAULT_REDIS_URL.to_string()),
+        prefix.unwrap_or_else(|| schema::DEFAULT_PREFIX.to_string()),
+    )
+}
+
+async fn connect(ctx: &Context, opts: &RedisOpts) -> Result<Coordinator> {
+    let (url, prefix) = redis_target(ctx, opts);
+    Coordinator::connect(&url, &prefix).await.with_context(|| {
+        "cannot reach the coordination Redis — pass --redis URL, set AIMUX_REDIS_URL, or set redis.url in the config".to_string()
+    })
+}
+
+fn rt<F: std::future::Future<Output = Result<ExitCode>>>(f: F) -> Result<ExitCode> {
+    aimux_infra::block_on(f).context("cannot start the async runtime")?
+}
+
+// --------------------------------------------------------------------------- task
+
+pub fn task(ctx: Context, args: &TaskArgs) -> Result<ExitCode> {
+    rt(async move {
+        let coord = connect(&ctx, &args.redis).await?;
+        match &args.command {
+            TaskCommand::Submit {
+                provider,
+                prompt,
+                dir,
+                role,
+                max_retries,
+                wait,
+                json,
+            } => {
+                let dir = match dir {
+                    Some(d) => Some(
+                        std::path::absolute(d)
+                            .with_context(|| format!("bad --dir {}", d.display()))?
+                            .display()
+                            .to_string(),
+                    ),
+                    None => None,
+                };
+                let t = coord
+                    .submit(&NewTask {
+                        provider: provider.clone(),
+                        prompt: prompt.clone(),
+                        dir,
+                        role: role.clone(),
+                        max_retries: *max_retries,
+                    })
+                    .await?;
+                let t = match wait {
+                    Some(secs) => coord.wait_for(&t.id, Duration::from_secs(*secs)).await?,
+                    None => t,
+                };
+                if *json {
+                    println!("{}", serde_json::to_string_pretty(&t)?);
+                } else if wait.is_some() {
+                    print!("{}", show_text(&t));
+                } else {
+                    println!("{} queued for {} ({})", t.id, t.provider, t.status);
+                }
+                Ok(if wait.is_some() && t.status != schema::status::DONE {
+                    ExitCode::from(1)
+                } else {
+                    ExitCode::SUCCESS
+                })
+            }
+            TaskCommand::List { json, limit } => {
+                let tasks = coord.list_tasks(*limit).await?;
+                if *json {
+                    println!("{}", serde_json::to_string_pretty(&tasks)?);
+                    return Ok(ExitCode::SUCCESS);
+                }
+                if tasks.is_empty() {
+                    println!(
+                        "no tasks (submit one with `aimux task submit --provider claude --prompt TEXT`)"
+                    );
+                    return Ok(ExitCode::SUCCESS);
+                }
+                let now = now_ms();
+                let rows: Vec<Vec<String>> = tasks
+                    .iter()
+                    .map(|t| {
+                        vec![
+                            t.id.clone(),
+                            t.status.clone(),
+                            t.provider.clone(),
+                            t.created_at.map_or("-".into(), |c| age(now - c)),
+                            t.assignee.clone().unwrap_or_else(|| "-".into()),
+                            cost_text(t),
+                            summary(
+                                t.result
+                                    .as_deref()
+                                    .or(t.error.as_deref())
+                                    .unwrap_or(&t.prompt),
+                                50,
+                            ),
+                        ]
+                    })
+                    .collect();
+                print!(
+                    "{}",
+                    table::render(
+                        &[
+                            "ID",
+                            "STATUS",
+                            "PROVIDER",
+                            "AGE",
+                            "WORKER",
+                            "COST",
+                            "RESULT / PROMPT"
+                        ],
+                        &rows,
+                        &[5]
+                    )
+                );
+                Ok(ExitCode::SUCCESS)
+            }
+            TaskCommand::Show { id, json } => {
+                let t = coord.task(id).await?;
+                if *json {
+                    println!("{}", serde_json::to_string_pretty(&t)?);
+                } else {
+                    print!("{}", show_text(&t));
+                }
+                Ok(ExitCode::SUCCESS)
+            }
+            TaskCommand::Logs { id, json } => {
+                let lines = coord.logs(id).await?;
+                if *json {
+                    let v: Vec<Value> = lines
+                        .iter()
+                        .map(|l| match l.split_once(' ') {
+                            Some((ts, rest)) if ts.parse::<i64>().is_ok() => {
+                                json!({"ts_ms": ts.parse::<i64>().unwrap_or(0), "line": rest})
+                            }
+                            _ => json!({"ts_ms": null, "line": l}),
+                        })
+                        .collect();
+                    println!("{}", serde_json::to_string_pretty(&v)?);
+                } else {
+                    for l in &lines {
+                        match l.split_once(' ') {
+                            Some((ts, rest)) if ts.parse::<i64>().is_ok() => {
+                                println!("{} {rest}", fmt_ms(ts.parse::<i64>().unwrap_or(0)))
+                            }
+                            _ => println!("{l}"),
+                        }
+                    }
+                }
+                Ok(ExitCode::SUCCESS)
+            }
+        }
+    })
+}
+
+fn fmt_ms(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|t| t.format("%Y-%m-%d %H:%M:%S%.3f").to_string())
+        .unwrap_or_else(|| ms.to_string())
+}
+
+fn age(ms: i64) -> String {
+    let s = ms.max(0) / 1000;
+    match s {
+        0..60 => format!("{s}s"),
+        60..3600 => format!("{}m", s / 60),
+        3600..86400 => format!("{}h", s / 3600),
+        _ => format!("{}d", s / 86400),
+    }
+}
+
+fn cost_text(t: &TaskRecord) -> String {
+    match (t.cost_usd, &t.tokens) {
+        (Some(c), _) => format!("${c:.4}"),
+        (None, Some(_)) => "unknown".into(),
+        (None, None) => "-".into(),
+    }
+}
+
+fn summary(s: &str, n: usize) -> String {
+    let one: String = s.split_whitespace().collect::<Vec<_>>().join(" ");
+    if one.chars().count() > n {
+        format!("{}…", one.chars().take(n - 1).collect::<String>())
+    } else {
+        one
+    }
+}
+
+fn show_text(t: &TaskRecord) -> String {
+    let mut s = String::new();
+    let mut line = |k: &str, v: String| s.push_str(&format!("{k:<12} {v}\n"));
+    line("id", t.id.clone());
+    line("status", t.status.clone());
+    line("provider", t.provider.clone());
+    if let Some(r) = &t.role {
+        line("role", r.clone());
+    }
+    if let Some(d) = &t.dir {
+        line("dir", d.clone());
+    }
+    line("worker", t.assignee.clone().unwrap_or_else(|| "-".into()));
+    for (k, v) in [
+        ("created", t.created_at),
+        ("claimed", t.claimed_at),
+        ("started", t.started_at),
+        ("finished", t.finished_at),
+    ] {
+        if let Some(v) = v {
+            line(k, fmt_ms(v));
+        }
+    }
+    line("retries", format!("{}/{}", t.retries, t.max_retries));
+    if let Some(m) = &t.model {
+        line("model", m.clone());
+    }
+    if let Some(tok) = &t.tokens {
+        line(
+            "tokens",
+            format!(
+                "input {} output {} cache read {} cache write {}",
+                tok.input, tok.output, tok.cache_read, tok.cache_write
+            ),
+        );
+    }
+    line("cost", cost_text(t));
+    if let Some(c) = t.reported_cost_usd {
+        line("agent cost", format!("${c:.4} (as reported by the agent)"));
+    }
+    s.push_str("prompt:\n");
+    for l in t.prompt.lines() {
+        s.push_str(&format!("  {l}\n"));
+    }
+    if let Some(r) = &t.result {
+        s.push_str("result:\n");
+        for l in r.lines() {
+            s.push_str(&format!("  {l}\n"));
+        }
+    }
+    if let Some(e) = &t.error {
+        s.push_str("error:\n");
+        for l in e.lines() {
+            s.push_str(&format!("  {l}\n"));
+        }
+    }
+    s
+}
+
+// ------------------------------------------------------------------------- worker
+
+pub fn worker(ctx: Context, args: &WorkerArgs) -> Result<ExitCode> {
+    let providers = match &args.provider {
+        Some(p) if !schema::PROVIDERS.contains(&p.as_str()) => {
+            bail!(
+                "unknown provider '{p}' (known: {})",
+                schema::PROVIDERS.join(", ")
+            )
+        }
+        Some(p) => vec![p.clone()],
+        None => {
+            if args.bin.is_some() {
+                bail!("--bin needs --provider (which CLI it is)");
+            }
+            let found: Vec<String> = schema::PROVIDERS
+                .iter()
+                .filter(|p| aimux_infra::worker::which(p).is_some())
+                .map(|p| p.to_string())
+                .collect();
+            if found.is_empty() {
+                bail!(
+                    "no agent CLI (claude, codex, gemini) on PATH; install one or pass --provider P --bin PATH"
+                );
+            }
+            found
+        }
+    };
+    let mut cfg = aimux_infra::worker::WorkerConfig::new(
+        args.id
+            .clone()
+            .unwrap_or_else(aimux_infra::worker::default_worker_id),
+        providers,
+    );
+    cfg.once = args.once;
+    cfg.wait = Duration::from_secs(args.wait);
+    cfg.task_timeout = Duration::from_secs(args.task_timeout.max(1));
+    cfg.heartbeat = Duration::from_millis(args.heartbeat_ms.max(100));
+    cfg.location = args.location.clone();
+    if let (Some(p), Some(b)) = (&args.provider, &args.bin) {
+        let b = std::path::absolute(b).with_context(|| format!("bad --bin {}", b.display()))?;
+        cfg.bins.insert(p.clone(), b);
+    }
+    let json = args.json;
+    rt(async move {
+        let coord = connect(&ctx, &args.redis).await?;
+        let say = |s: &str| eprintln!("[worker] {s}");
+        let shutdown = async {
+            let _ = tokio_ctrl_c().await;
+        };
+        let summary =
+            aimux_infra::worker::run_worker(coord, cfg, ctx.prices.clone(), say, shutdown).await?;
+        if json {
+            println!("{}", serde_json::to_string_pretty(&summary)?);
+        } else {
+            println!(
+                "{}: {} done, {} failed, {} requeued",
+                summary.agent,
+                summary.done.len(),
+                summary.failed.len(),
+                summary.requeued.len()
+            );
+        }
+        Ok(
+            if summary.failed.is_empty() && summary.requeued.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            },
+        )
+    })
+}
+
+async fn tokio_ctrl_c() {
+    aimux_infra::ctrl_c().await
+}
+
+// ---------------------------------------------------------------------------- mcp
+
+pub fn mcp(ctx: Context, args: &McpArgs) -> Result<ExitCode> {
+    match &args.command {
+        Some(McpCommand::Install {
+            client,
+            yes,
+            config,
+            name,
+        }) => install(client, *yes, config.clone(), name, &args.redis),
+        None => {
+            let (url, prefix) = redis_target(&ctx, &args.redis);
+            aimux_infra::block_on(aimux_infra::mcp::serve_stdio(
+                url,
+                prefix,
+                ctx.prices.clone(),
+            ))
+            .context("cannot start the async runtime")??;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn install(
+    client: &str,
+    yes: bool,
+    config: Option<PathBuf>,
+    name: &str,
+    redis: &RedisOpts,
+) -> Result<ExitCode> {
+    if client != "claude" {
+        bail!("unknown MCP client '{client}' (supported: claude)");
+    }
+    let path = match config {
+        Some(p) => p,
+        None => {
+            let home = std::env::var_os("HOME").context("HOME is not set; pass --config FILE")?;
+            PathBuf::from(home).join(".claude.json")
+        }
+    };
+    let exe = std::env::current_exe()
+        .context("cannot find the aimux executable")?
+        .display()
+        .to_string();
+    let mut entry = json!({"type": "stdio", "command": exe, "args": ["mcp"], "env": {}});
+    if let Some(url) = &redis.redis {
+        entry["env"] = json!({"AIMUX_REDIS_URL": url});
+    }
+    let (mut doc, existed) = match std::fs::read_to_string(&path) {
+        Ok(t) => (
+            serde_json::from_str::<Value>(&t).with_context(|| {
+                format!("{} is not valid JSON; not touching it", path.display())
+            })?,
+            true,
+        ),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => (json!({}), false),
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+    };
+    let Some(obj) = doc.as_object_mut() else {
+        bail!(
+            "{} does not hold a JSON object; not touching it",
+            path.display()
+        );
+    };
+    let servers = obj.entry("mcpServers").or_insert_with(|| json!({}));
+    let Some(servers) = servers.as_object_mut() else {
+        bail!(
+            "mcpServers in {} is not an object; not touching it",
+            path.display()
+        );
+    };
+    let old = servers.get(name).cloned();
+    if old.as_ref() == Some(&entry) {
+        println!(
+            "{}: mcpServers.{name} is already set up; nothing to change",
+            path.display()
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "{} {} {}:",
+        if old.is_some() {
+            "Will replace"
+        } else {
+            "Will add"
+        },
+        format_args!("mcpServers.{name}"),
+        if existed {
+            format!("in {}", path.display())
+        } else {
+            format!("in a new file {}", path.display())
+        }
+    );
+    if let Some(o) = &old {
+        println!("- {}", serde_json::to_string(o)?);
+    }
+    println!("+ \"{name}\": {}", serde_json::to_string_pretty(&entry)?);
+    println!("(every other setting in the file is kept as it is)");
+    if !yes {
+        if !std::io::stdin().is_terminal() {
+            bail!("not a terminal: re-run with --yes to apply this change");
+        }
+        print!("Apply? [y/N] ");
+        std::io::stdout().flush()?;
+        let mut answer = String::new();
+        std::io::stdin().read_line(&mut answer)?;
+        if !matches!(answer.trim(), "y" | "Y" | "yes") {
+            println!("nothing changed");
+            return Ok(ExitCode::from(1));
+        }
+    }
+    servers.insert(name.to_string(), entry);
+    let text = serde_json::to_string_pretty(&doc)? + "\n";
+    let tmp = path.with_extension("json.aimux-tmp");
+    std::fs::write(&tmp, text).with_context(|| format!("cannot write {}", tmp.display()))?;
+    std::fs::rename(&tmp, &path).with_context(|| format!("cannot replace {}", path.display()))?;
+    println!("updated {}", path.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+// ------------------------------------------------------------------------- health
+
+pub fn infra(ctx: Context, args: &InfraArgs) -> Result<ExitCode> {
+    match &args.command {
+        InfraCommand::Health { json } => {
+            let (url, prefix) = redis_target(&ctx, &args.redis);
+            let h = aimux_infra::block_on(aimux_infra::provider::health_for(&url, &prefix))
+                .context("cannot start the async runtime")?;
+            if *json {
+                println!("{}", serde_json::to_string_pretty(&h)?);
+            } else {
+                print!("{}", h.to_text());
+            }
+            Ok(if h.coordination.ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+    }
+}
