@@ -33,7 +33,13 @@ fn agent() -> ureq::Agent {
         .into()
 }
 
-fn post(r: &Receiver, path: &str, ct: &str, headers: &[(&str, &str)], body: &[u8]) -> (u16, Vec<u8>) {
+fn post(
+    r: &Receiver,
+    path: &str,
+    ct: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> (u16, Vec<u8>) {
     let url = format!("http://{}{path}", r.local_addr());
     let mut req = agent().post(&url).header("Content-Type", ct);
     for (k, v) in headers {
@@ -82,18 +88,30 @@ fn dbl(k: &str, v: f64) -> KeyValue {
 }
 
 /// A Claude Code `api_request` event, shaped like the real one.
-fn claude_api_request(session: &str, prompt: &str, input: i64, output: i64, cost: f64, rid: &str) -> ExportLogsServiceRequest {
+fn claude_api_request(
+    session: &str,
+    prompt: &str,
+    input: i64,
+    output: i64,
+    cost: f64,
+    rid: &str,
+) -> ExportLogsServiceRequest {
     ExportLogsServiceRequest {
         resource_logs: vec![ResourceLogs {
             resource: Some(Resource {
-                attributes: vec![s("service.name", "claude-code"), s("service.version", "2.1.197")],
+                attributes: vec![
+                    s("service.name", "claude-code"),
+                    s("service.version", "2.1.197"),
+                ],
                 ..Resource::default()
             }),
             scope_logs: vec![ScopeLogs {
                 log_records: vec![LogRecord {
                     time_unix_nano: 1_795_777_195_581_000_000,
                     body: Some(AnyValue {
-                        value: Some(any_value::Value::StringValue("claude_code.api_request".into())),
+                        value: Some(any_value::Value::StringValue(
+                            "claude_code.api_request".into(),
+                        )),
                     }),
                     attributes: vec![
                         s("event.name", "api_request"),
@@ -128,16 +146,28 @@ fn protobuf_logs_are_decoded_and_counted_once() {
     // The same request id again (an exporter retry) must not double the tokens.
     let (status, _) = post(&r, "/v1/logs", "application/x-protobuf", &[], &body);
     assert_eq!(status, 200);
-    let sess = r.store().session(Provider::Claude, "sess-pb").expect("session stored");
+    let sess = r
+        .store()
+        .session(Provider::Claude, "sess-pb")
+        .expect("session stored");
     let t = sess.tokens();
-    assert_eq!((t.input, t.output, t.cache_read, t.cache_write), (3, 47, 7, 11));
+    assert_eq!(
+        (t.input, t.output, t.cache_read, t.cache_write),
+        (3, 47, 7, 11)
+    );
     assert_eq!(sess.reported_cost(), Some(0.125));
     assert_eq!(sess.turns.len(), 1);
     assert_eq!(sess.turns[0].turn.model.as_deref(), Some("claude-opus-4-8"));
 }
 
 fn json_logs(int_as_string: bool) -> Value {
-    let n = |v: i64| if int_as_string { json!(v.to_string()) } else { json!(v) };
+    let n = |v: i64| {
+        if int_as_string {
+            json!(v.to_string())
+        } else {
+            json!(v)
+        }
+    };
     json!({"resourceLogs": [{
         "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "codex_exec"}}]},
         "scopeLogs": [{"scope": {"name": "codex_otel.log_only"}, "logRecords": [
@@ -169,10 +199,17 @@ fn json_with_number_and_string_ints_and_hex_ids() {
         assert_eq!(status, 200, "{}", String::from_utf8_lossy(&resp));
         let v: Value = serde_json::from_slice(&resp).expect("json response");
         assert!(v.get("partialSuccess").is_none(), "{v}");
-        let sess = r.store().session(Provider::Codex, "conv-json").expect("codex session");
+        let sess = r
+            .store()
+            .session(Provider::Codex, "conv-json")
+            .expect("codex session");
         let t = sess.tokens();
         // OpenAI counts cached tokens inside input: input = 5200 - 5000.
-        assert_eq!((t.input, t.cache_read, t.output), (200, 5000, 40), "as_string={as_string}");
+        assert_eq!(
+            (t.input, t.cache_read, t.output),
+            (200, 5000, 40),
+            "as_string={as_string}"
+        );
     }
 }
 
@@ -184,13 +221,32 @@ fn gzip_bodies_are_decompressed() {
     enc.write_all(&raw).expect("gzip");
     let gz = enc.finish().expect("gzip");
     assert_ne!(gz, raw);
-    let (status, _) = post(&r, "/v1/logs", "application/x-protobuf", &[("Content-Encoding", "gzip")], &gz);
+    let (status, _) = post(
+        &r,
+        "/v1/logs",
+        "application/x-protobuf",
+        &[("Content-Encoding", "gzip")],
+        &gz,
+    );
     assert_eq!(status, 200);
-    assert_eq!(r.store().session(Provider::Claude, "sess-gz").expect("stored").tokens().output, 6);
+    assert_eq!(
+        r.store()
+            .session(Provider::Claude, "sess-gz")
+            .expect("stored")
+            .tokens()
+            .output,
+        6
+    );
     let dbg = get_json(&r, "/debug");
     assert_eq!(dbg["last_requests"][0]["gzip"], json!(true));
     // Not gzip at all, but labelled so → 400 with a reason.
-    let (status, body) = post(&r, "/v1/logs", "application/x-protobuf", &[("Content-Encoding", "gzip")], b"plain");
+    let (status, body) = post(
+        &r,
+        "/v1/logs",
+        "application/x-protobuf",
+        &[("Content-Encoding", "gzip")],
+        b"plain",
+    );
     assert_eq!(status, 400);
     assert!(!body.is_empty());
 }
@@ -221,7 +277,10 @@ fn chunked_bodies_and_keep_alive() {
     req.extend_from_slice(b"GET /debug HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
     let out = raw_http(r.local_addr(), &req);
     assert_eq!(out.matches("HTTP/1.1 200 OK").count(), 2, "{out}");
-    let sess = r.store().session(Provider::Codex, "conv-json").expect("chunked body decoded");
+    let sess = r
+        .store()
+        .session(Provider::Codex, "conv-json")
+        .expect("chunked body decoded");
     assert_eq!(sess.tokens().output, 40);
 }
 
@@ -251,7 +310,13 @@ fn oversized_bodies_get_413() {
     enc.write_all(&vec![b' '; 100_000]).expect("gzip");
     let gz = enc.finish().expect("gzip");
     assert!(gz.len() < 1000);
-    let (status, _) = post(&r, "/v1/logs", "application/json", &[("Content-Encoding", "gzip")], &gz);
+    let (status, _) = post(
+        &r,
+        "/v1/logs",
+        "application/json",
+        &[("Content-Encoding", "gzip")],
+        &gz,
+    );
     assert_eq!(status, 413);
 }
 
@@ -261,8 +326,17 @@ fn garbage_gets_400_with_a_reason() {
     let (status, body) = post(&r, "/v1/traces", "application/json", &[], b"{not json");
     assert_eq!(status, 400);
     let v: Value = serde_json::from_slice(&body).expect("status json");
-    assert!(v["message"].as_str().is_some_and(|m| m.contains("JSON")), "{v}");
-    let (status, _) = post(&r, "/v1/metrics", "application/x-protobuf", &[], &[0xff, 0xff, 0xff, 0x0f, 0x01]);
+    assert!(
+        v["message"].as_str().is_some_and(|m| m.contains("JSON")),
+        "{v}"
+    );
+    let (status, _) = post(
+        &r,
+        "/v1/metrics",
+        "application/x-protobuf",
+        &[],
+        &[0xff, 0xff, 0xff, 0x0f, 0x01],
+    );
     assert_eq!(status, 400);
     let (status, _) = post(&r, "/v1/logs", "text/plain", &[], b"hello");
     assert_eq!(status, 415);
@@ -278,7 +352,13 @@ fn records_without_a_session_are_a_partial_success() {
     if let Some(rec) = req.resource_logs[0].scope_logs[0].log_records.first_mut() {
         rec.attributes.retain(|a| a.key != "session.id");
     }
-    let (status, body) = post(&r, "/v1/logs", "application/x-protobuf", &[], &req.encode_to_vec());
+    let (status, body) = post(
+        &r,
+        "/v1/logs",
+        "application/x-protobuf",
+        &[],
+        &req.encode_to_vec(),
+    );
     assert_eq!(status, 200);
     let resp = ExportLogsServiceResponse::decode(body.as_slice()).expect("response");
     let ps = resp.partial_success.expect("partial success");
@@ -298,9 +378,21 @@ fn bearer_token_is_enforced() {
     let body = json_logs(false).to_string();
     let (status, _) = post(&r, "/v1/logs", "application/json", &[], body.as_bytes());
     assert_eq!(status, 401);
-    let (status, _) = post(&r, "/v1/logs", "application/json", &[("Authorization", "Bearer wrong!")], body.as_bytes());
+    let (status, _) = post(
+        &r,
+        "/v1/logs",
+        "application/json",
+        &[("Authorization", "Bearer wrong!")],
+        body.as_bytes(),
+    );
     assert_eq!(status, 401);
-    let (status, _) = post(&r, "/v1/logs", "application/json", &[("Authorization", "Bearer s3cret")], body.as_bytes());
+    let (status, _) = post(
+        &r,
+        "/v1/logs",
+        "application/json",
+        &[("Authorization", "Bearer s3cret")],
+        body.as_bytes(),
+    );
     assert_eq!(status, 200);
 }
 
@@ -312,14 +404,29 @@ fn non_loopback_bind_needs_opt_in_and_token() {
         token: token.map(str::to_string),
         ..ReceiverConfig::default()
     };
-    assert!(matches!(check_bind(&open(false, None)), Err(ReceiverError::NotLoopback(_))));
-    assert!(matches!(check_bind(&open(false, Some("t"))), Err(ReceiverError::NotLoopback(_))));
-    assert!(matches!(check_bind(&open(true, None)), Err(ReceiverError::NoToken(_))));
-    assert!(matches!(check_bind(&open(true, Some("  "))), Err(ReceiverError::NoToken(_))));
+    assert!(matches!(
+        check_bind(&open(false, None)),
+        Err(ReceiverError::NotLoopback(_))
+    ));
+    assert!(matches!(
+        check_bind(&open(false, Some("t"))),
+        Err(ReceiverError::NotLoopback(_))
+    ));
+    assert!(matches!(
+        check_bind(&open(true, None)),
+        Err(ReceiverError::NoToken(_))
+    ));
+    assert!(matches!(
+        check_bind(&open(true, Some("  "))),
+        Err(ReceiverError::NoToken(_))
+    ));
     assert!(check_bind(&open(true, Some("t"))).is_ok());
-    let err = Receiver::start(open(false, None), Arc::new(TelemetryStore::new(TelemetryConfig::default())))
-        .err()
-        .expect("refused");
+    let err = Receiver::start(
+        open(false, None),
+        Arc::new(TelemetryStore::new(TelemetryConfig::default())),
+    )
+    .err()
+    .expect("refused");
     assert!(err.to_string().contains("not a loopback"), "{err}");
     assert!(check_bind(&ReceiverConfig::default()).is_ok());
 }
@@ -335,9 +442,16 @@ fn debug_hides_prompts_unless_prompt_logging_is_on() {
             },
         );
         let body = json_logs(false).to_string();
-        assert_eq!(post(&r, "/v1/logs", "application/json", &[], body.as_bytes()).0, 200);
+        assert_eq!(
+            post(&r, "/v1/logs", "application/json", &[], body.as_bytes()).0,
+            200
+        );
         let dbg = get_json(&r, "/debug?events=1").to_string();
-        assert_eq!(dbg.contains("secret prompt text"), log_prompts, "log_prompts={log_prompts}");
+        assert_eq!(
+            dbg.contains("secret prompt text"),
+            log_prompts,
+            "log_prompts={log_prompts}"
+        );
         let plain = get_json(&r, "/debug");
         assert!(plain.get("events").is_none());
         assert_eq!(plain["requests"]["/v1/logs json"], json!(1));
@@ -359,7 +473,8 @@ fn ten_thousand_requests_stay_within_the_memory_budget() {
     let a = agent();
     let url = format!("http://{}/v1/logs", r.local_addr());
     for i in 0..10_000 {
-        let body = claude_api_request(&format!("sess-{i}"), "p", 1, 2, 0.001, &format!("req-{i}")).encode_to_vec();
+        let body = claude_api_request(&format!("sess-{i}"), "p", 1, 2, 0.001, &format!("req-{i}"))
+            .encode_to_vec();
         let resp = a
             .post(&url)
             .header("Content-Type", "application/x-protobuf")
@@ -367,11 +482,20 @@ fn ten_thousand_requests_stay_within_the_memory_budget() {
             .expect("post");
         assert_eq!(resp.status().as_u16(), 200);
         if i % 1000 == 999 {
-            assert!(r.store().memory_used() <= budget, "after {i}: {}", r.store().memory_used());
+            assert!(
+                r.store().memory_used() <= budget,
+                "after {i}: {}",
+                r.store().memory_used()
+            );
         }
     }
     let dbg = get_json(&r, "/debug");
-    assert!(dbg["memory_used_bytes"].as_u64().is_some_and(|m| m <= budget as u64), "{dbg}");
+    assert!(
+        dbg["memory_used_bytes"]
+            .as_u64()
+            .is_some_and(|m| m <= budget as u64),
+        "{dbg}"
+    );
     assert!(dbg["evicted_conversations"].as_u64().is_some_and(|e| e > 0));
     assert_eq!(dbg["requests"]["/v1/logs protobuf"], json!(10_000));
     assert_eq!(dbg["last_requests"].as_array().map(Vec::len), Some(50));
@@ -399,22 +523,40 @@ fn real_cli_requests_are_mapped() {
             for sl in rl["scopeLogs"].as_array().into_iter().flatten() {
                 for rec in sl["logRecords"].as_array().into_iter().flatten() {
                     let attr = |k: &str| {
-                        rec["attributes"].as_array().into_iter().flatten().find(|a| a["key"] == k).map(|a| {
-                            let v = &a["value"];
-                            v["stringValue"].as_str().map(str::to_string).unwrap_or_else(|| {
-                                v.get("intValue").or_else(|| v.get("doubleValue")).map(|x| x.to_string().trim_matches('"').to_string()).unwrap_or_default()
+                        rec["attributes"]
+                            .as_array()
+                            .into_iter()
+                            .flatten()
+                            .find(|a| a["key"] == k)
+                            .map(|a| {
+                                let v = &a["value"];
+                                v["stringValue"]
+                                    .as_str()
+                                    .map(str::to_string)
+                                    .unwrap_or_else(|| {
+                                        v.get("intValue")
+                                            .or_else(|| v.get("doubleValue"))
+                                            .map(|x| x.to_string().trim_matches('"').to_string())
+                                            .unwrap_or_default()
+                                    })
                             })
-                        })
                     };
                     let name = attr("event.name").unwrap_or_default();
                     if name == "api_request" {
                         let sid = attr("session.id").expect("claude session");
-                        *claude_out.entry(sid.clone()).or_default() += attr("output_tokens").and_then(|x| x.parse().ok()).unwrap_or(0);
-                        *claude_cost.entry(sid).or_default() += attr("cost_usd").and_then(|x| x.parse().ok()).unwrap_or(0.0);
+                        *claude_out.entry(sid.clone()).or_default() += attr("output_tokens")
+                            .and_then(|x| x.parse().ok())
+                            .unwrap_or(0);
+                        *claude_cost.entry(sid).or_default() +=
+                            attr("cost_usd").and_then(|x| x.parse().ok()).unwrap_or(0.0);
                     }
-                    if name == "codex.sse_event" && attr("event.kind").as_deref() == Some("response.completed") {
+                    if name == "codex.sse_event"
+                        && attr("event.kind").as_deref() == Some("response.completed")
+                    {
                         let sid = attr("conversation.id").expect("codex conversation");
-                        *codex_out.entry(sid).or_default() += attr("output_token_count").and_then(|x| x.parse().ok()).unwrap_or(0);
+                        *codex_out.entry(sid).or_default() += attr("output_token_count")
+                            .and_then(|x| x.parse().ok())
+                            .unwrap_or(0);
                     }
                 }
             }
@@ -422,15 +564,24 @@ fn real_cli_requests_are_mapped() {
     }
     assert!(claude_out.len() >= 2 && codex_out.len() >= 2);
     for (sid, out) in &claude_out {
-        let s = r.store().session(Provider::Claude, sid).expect("claude session");
+        let s = r
+            .store()
+            .session(Provider::Claude, sid)
+            .expect("claude session");
         assert_eq!(s.tokens().output, *out, "{sid}");
         let cost = s.reported_cost().expect("claude reports cost");
         assert!((cost - claude_cost[sid]).abs() < 1e-9, "{sid}");
         // Claude's DELTA metrics agree with the log events.
-        assert!((s.metric_cost_usd - cost).abs() < 1e-6 || s.metric_cost_usd == 0.0, "{sid}");
+        assert!(
+            (s.metric_cost_usd - cost).abs() < 1e-6 || s.metric_cost_usd == 0.0,
+            "{sid}"
+        );
     }
     for (sid, out) in &codex_out {
-        let s = r.store().session(Provider::Codex, sid).expect("codex session");
+        let s = r
+            .store()
+            .session(Provider::Codex, sid)
+            .expect("codex session");
         assert_eq!(s.tokens().output, *out, "{sid}");
     }
     // Codex tool results carry durations: a tool with both ends known.
@@ -439,10 +590,18 @@ fn real_cli_requests_are_mapped() {
         .filter_map(|sid| r.store().session(Provider::Codex, sid))
         .flat_map(|s| s.turns.into_iter().flat_map(|t| t.turn.tools))
         .collect();
-    assert!(codex_tools.iter().any(|t| t.started_at.is_some() && t.ended_at.is_some() && t.success == Some(true)));
+    assert!(
+        codex_tools
+            .iter()
+            .any(|t| t.started_at.is_some() && t.ended_at.is_some() && t.success == Some(true))
+    );
     // Gemini logs, metrics and spans all arrive keyed by session.id.
     assert!(r.store().keys().iter().any(|(p, _)| *p == Provider::Gemini));
     let dbg = get_json(&r, "/debug");
     assert_eq!(dbg["decode_errors"], json!(0));
-    assert!(dbg["requests"]["/v1/traces json"].as_u64().is_some_and(|n| n >= 1));
+    assert!(
+        dbg["requests"]["/v1/traces json"]
+            .as_u64()
+            .is_some_and(|n| n >= 1)
+    );
 }

@@ -227,9 +227,10 @@ impl TelemetrySession {
         };
         let t = &mut self.turns[pos];
         if let Some(ts) = ts
-            && t.turn.started_at.is_none_or(|s| ts < s) {
-                t.turn.started_at = Some(ts);
-            }
+            && t.turn.started_at.is_none_or(|s| ts < s)
+        {
+            t.turn.started_at = Some(ts);
+        }
         t
     }
 
@@ -256,9 +257,10 @@ fn tool_mut<'a>(turn: &'a mut Turn, id: &str, bytes: &mut usize) -> &'a mut Tool
 
 fn note_end(turn: &mut Turn, ts: Option<Timestamp>) {
     if let Some(ts) = ts
-        && turn.ended_at.is_none_or(|e| ts > e) {
-            turn.ended_at = Some(ts);
-        }
+        && turn.ended_at.is_none_or(|e| ts > e)
+    {
+        turn.ended_at = Some(ts);
+    }
 }
 
 struct Inner {
@@ -816,10 +818,11 @@ fn apply_claude(
                 tool.name = n.clone();
             }
             if let Some(i) = input
-                && tool.input.is_empty() {
-                    bytes += i.len();
-                    tool.input = i;
-                }
+                && tool.input.is_empty()
+            {
+                bytes += i.len();
+                tool.input = i;
+            }
             if event == "tool_result" {
                 tool.success = boolean(a, "success");
                 tool.ended_at = ts;
@@ -866,11 +869,13 @@ fn apply_codex(
                 {
                     let prompt = uint(a, "input_token_count");
                     let cached = uint(a, "cached_token_count");
+                    // Codex's input count includes cached and cache-write tokens.
+                    let written = uint(a, "cache_write_token_count");
                     let tokens = TokenUsage {
-                        input: prompt.saturating_sub(cached),
+                        input: prompt.saturating_sub(cached).saturating_sub(written),
                         output: uint(a, "output_token_count"),
                         cache_read: cached,
-                        cache_write: uint(a, "cache_write_token_count"),
+                        cache_write: written,
                     };
                     t.turn.add_usage(a.get("model").map(String::as_str), tokens);
                 }
