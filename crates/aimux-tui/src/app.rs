@@ -9,7 +9,7 @@ use crate::event::{AppEvent, Request, Response};
 use crate::input::{InputOutcome, TextInput};
 use crate::keymap::{Action, Key, Keymap, Scope};
 use crate::theme::Theme;
-use crate::views::{agents, costs, health, sessions, teams, trace};
+use crate::views::{agents, attach, costs, health, launcher, sessions, teams, trace};
 use aimux_engine::annotations::Label;
 use chrono::{DateTime, Utc};
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseEvent, MouseEventKind};
@@ -79,6 +79,13 @@ pub enum Popup {
         label: Label,
         input: TextInput,
     },
+    /// Enter on an agent that does not run in tmux: trace only, or resume as a second
+    /// process in a new tmux session.
+    NotInTmux {
+        pid: u32,
+        provider: String,
+        session_id: Option<String>,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -110,6 +117,12 @@ pub struct App {
     pub trace: trace::State,
     pub teams: teams::State,
     pub health: health::State,
+    /// The split view's live terminal, while attached.
+    pub attach: Option<attach::State>,
+    /// The `:new` launcher, while open.
+    pub launcher: Option<launcher::State>,
+    /// The event loop's sender (for the attached terminal's output thread).
+    pub events: Option<std::sync::mpsc::Sender<AppEvent>>,
     outbox: Vec<Request>,
 }
 
@@ -137,6 +150,9 @@ impl App {
             trace: trace::State::default(),
             teams: teams::State::default(),
             health: health::State::default(),
+            attach: None,
+            launcher: None,
+            events: None,
             outbox: Vec::new(),
         };
         if !warnings.is_empty() {
@@ -175,6 +191,7 @@ impl App {
             Request::Health => self.health.loading = true,
             Request::Teams => self.teams.loading = true,
             Request::Annotate { .. } | Request::Kill { .. } => {}
+            Request::Spawn { .. } | Request::Resume { .. } | Request::Send { .. } => {}
         }
         if !self.outbox.iter().any(|q| r.coalesces_with(q) && *q == r) {
             self.outbox.push(r);
@@ -277,6 +294,11 @@ impl App {
                 self.size = (w, h);
                 let width = trace::text_width(self.size);
                 self.trace.relayout(&self.theme, width);
+                attach::on_resize(self);
+                true
+            }
+            AppEvent::Terminal => {
+                attach::on_terminal_event(self);
                 true
             }
             AppEvent::Tick => self.on_tick(),
@@ -434,6 +456,13 @@ impl App {
                     Err(e) => self.health.error = Some(e),
                 }
             }
+            Response::Acted(res) => {
+                match res {
+                    Ok(msg) => self.flash(msg, false),
+                    Err(e) => self.flash(e, true),
+                }
+                self.request(Request::Agents);
+            }
             Response::Teams(res) => {
                 self.teams.loading = false;
                 match res {
@@ -450,6 +479,14 @@ impl App {
     fn on_key(&mut self, key: KeyEvent) {
         if self.popup.is_some() {
             self.popup_key(key);
+            return;
+        }
+        if self.launcher.is_some() {
+            launcher::on_key(self, &key);
+            return;
+        }
+        if self.attach.is_some() && matches!(self.mode, Mode::Normal) && attach::on_key(self, &key)
+        {
             return;
         }
         match std::mem::replace(&mut self.mode, Mode::Normal) {
@@ -542,6 +579,19 @@ impl App {
             Action::Search => {
                 self.mode = Mode::Search(TextInput::new(&self.trace.search.clone()));
             }
+            Action::Open if self.view == View::Agents => attach::open_selected(self, false),
+            Action::Attach if self.view == View::Agents => attach::open_selected(self, true),
+            Action::Resume => match self.sessions.selected_row() {
+                Some(s) if self.view == View::Sessions => {
+                    let session_id = s.id.clone();
+                    self.flash(format!("resuming {session_id} in a new tmux session…"), false);
+                    self.request(Request::Resume {
+                        session_id,
+                        second: false,
+                    });
+                }
+                _ => self.flash("select a session to resume", true),
+            },
             other => self.view_action(other),
         }
     }
@@ -583,6 +633,17 @@ impl App {
             },
             Ok(Command::Help) => self.popup = Some(Popup::Help { scroll: 0 }),
             Ok(Command::Quit) => self.should_quit = true,
+            Ok(Command::New) => launcher::open(self),
+            Ok(Command::Send(text)) => {
+                let pid = match self.view {
+                    View::Agents => self.agents.selected_agent().map(|a| a.pid),
+                    _ => self.attach.as_ref().map(|a| a.pid),
+                };
+                match pid {
+                    Some(pid) => self.request(Request::Send { pid, text }),
+                    None => self.flash("select an agent first (:agents)", true),
+                }
+            }
             Ok(Command::NotAvailable(name)) => {
                 self.flash(format!(":{name} is not available in this build yet"), true)
             }
@@ -643,6 +704,26 @@ impl App {
                 self.flash("kill cancelled", false);
             }
             p @ Popup::ConfirmKill { .. } => self.popup = Some(p),
+            Popup::NotInTmux { session_id, .. } => match key.code {
+                KeyCode::Char('t') | KeyCode::Enter if !ctrl_c => match session_id {
+                    Some(id) => self.open_trace(id),
+                    None => self.flash("no session found for this agent yet", true),
+                },
+                KeyCode::Char('r') => match session_id {
+                    Some(id) => {
+                        self.flash(
+                            format!("resuming {id} as a SECOND process in a new tmux session…"),
+                            false,
+                        );
+                        self.request(Request::Resume {
+                            session_id: id,
+                            second: true,
+                        });
+                    }
+                    None => self.flash("no session to resume for this agent yet", true),
+                },
+                _ => {}
+            },
             Popup::Note {
                 turn_index,
                 turn_number,

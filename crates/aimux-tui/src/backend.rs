@@ -95,4 +95,24 @@ pub trait Backend {
     fn updates(&mut self) -> Option<Receiver<()>> {
         None
     }
+
+    /// Starts an agent in a new detached tmux session. Returns a message naming it.
+    fn spawn(&mut self, spec: &aimux_engine::spawn::SpawnSpec) -> anyhow::Result<String> {
+        let _ = spec;
+        anyhow::bail!("starting agents is not available with this backend")
+    }
+
+    /// Re-opens conversation `session_id` with its CLI in a new tmux session. Refused when
+    /// an agent has it open, unless `second` (the user chose a second process).
+    fn resume(&mut self, session_id: &str, second: bool) -> anyhow::Result<String> {
+        let _ = (session_id, second);
+        anyhow::bail!("resuming sessions is not available with this backend")
+    }
+
+    /// Types `text` into agent `pid`'s tmux pane and presses Enter; refused when the agent
+    /// is not idle or not in tmux.
+    fn send(&mut self, pid: u32, text: &str) -> anyhow::Result<String> {
+        let _ = (pid, text);
+        anyhow::bail!("sending prompts is not available with this backend")
+    }
 }

@@ -15,6 +15,10 @@ pub enum Command {
     Trace(Option<String>),
     Help,
     Quit,
+    /// `:new`: the launcher overlay.
+    New,
+    /// `:send TEXT`: type a prompt into the selected agent's tmux pane.
+    Send(String),
     /// A command this build does not have yet (named honestly, never faked).
     NotAvailable(&'static str),
 }
@@ -88,8 +92,15 @@ pub const COMMANDS: &[CommandInfo] = &[
         name: "new",
         aliases: &[],
         args: "",
-        description: "start a new agent",
-        available: false,
+        description: "start a new agent (in tmux)",
+        available: true,
+    },
+    CommandInfo {
+        name: "send",
+        aliases: &[],
+        args: "TEXT",
+        description: "type a prompt into the selected idle agent (tmux)",
+        available: true,
     },
     CommandInfo {
         name: "export",
@@ -153,6 +164,14 @@ pub fn parse(line: &str) -> Result<Command, String> {
         "trace" => Command::Trace(arg),
         "help" => Command::Help,
         "quit" => Command::Quit,
+        "new" => Command::New,
+        "send" => {
+            let rest = line.trim_start().get(word.len()..).unwrap_or("").trim();
+            if rest.is_empty() {
+                return Err(":send needs the text to type: :send TEXT".into());
+            }
+            Command::Send(rest.to_string())
+        }
         other => Command::NotAvailable(
             COMMANDS
                 .iter()

@@ -34,6 +34,21 @@ pub enum Request {
     },
     Health,
     Teams,
+    /// Start an agent in a new tmux session.
+    Spawn {
+        spec: Box<aimux_engine::spawn::SpawnSpec>,
+    },
+    /// Re-open a conversation in a new tmux session (`second`: even though an agent has
+    /// it open).
+    Resume {
+        session_id: String,
+        second: bool,
+    },
+    /// Type a prompt into an agent's tmux pane.
+    Send {
+        pid: u32,
+        text: String,
+    },
 }
 
 impl Request {
@@ -42,6 +57,8 @@ impl Request {
     pub fn coalesces_with(&self, other: &Request) -> bool {
         match (self, other) {
             (Request::Annotate { .. }, _) | (Request::Kill { .. }, _) => false,
+            (Request::Spawn { .. }, _) | (Request::Resume { .. }, _) => false,
+            (Request::Send { .. }, _) => false,
             (Request::Costs { .. }, Request::Costs { .. }) => true,
             (Request::Trace { .. }, Request::Trace { .. }) => true,
             (a, b) => std::mem::discriminant(a) == std::mem::discriminant(b),
@@ -50,7 +67,14 @@ impl Request {
 
     /// User actions go before refreshes.
     pub fn is_action(&self) -> bool {
-        matches!(self, Request::Annotate { .. } | Request::Kill { .. })
+        matches!(
+            self,
+            Request::Annotate { .. }
+                | Request::Kill { .. }
+                | Request::Spawn { .. }
+                | Request::Resume { .. }
+                | Request::Send { .. }
+        )
     }
 }
 
@@ -80,6 +104,8 @@ pub enum Response {
     },
     Health(Result<HealthReport, String>),
     Teams(Result<TeamsReport, String>),
+    /// A spawn, resume or send finished: a message for the user.
+    Acted(Result<String, String>),
 }
 
 #[derive(Debug)]
@@ -92,4 +118,6 @@ pub enum AppEvent {
     /// The engine says its data changed.
     EngineUpdate,
     Response(Box<Response>),
+    /// The attached terminal printed something (or its client ended).
+    Terminal,
 }

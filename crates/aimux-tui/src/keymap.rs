@@ -66,6 +66,8 @@ pub enum Action {
     NextMatch,
     PrevMatch,
     Follow,
+    Resume,
+    Attach,
 }
 
 pub struct ActionInfo {
@@ -331,6 +333,22 @@ pub const ACTIONS: &[ActionInfo] = &[
         short: "follow",
         scopes: &[Trace],
         keys: &["F"],
+    },
+    ActionInfo {
+        action: Action::Resume,
+        name: "resume",
+        description: "resume the session in a new tmux session (its own CLI, its directory)",
+        short: "",
+        scopes: &[Sessions],
+        keys: &["r"],
+    },
+    ActionInfo {
+        action: Action::Attach,
+        name: "attach",
+        description: "live terminal beside the trace (tmux); else trace only or resume",
+        short: "",
+        scopes: &[Agents],
+        keys: &["a"],
     },
 ];
 

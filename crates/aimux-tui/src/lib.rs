@@ -44,6 +44,7 @@ pub fn run(backend: impl Backend + Send + 'static, config: TuiConfig) -> anyhow:
     let mut app = App::new(&config, theme::Theme::no_color_from_env());
     app.home_dir = std::env::var("HOME").ok().filter(|h| !h.is_empty());
     let (tx, rx) = channel();
+    app.events = Some(tx.clone());
     let (requests, _worker) = worker::spawn(backend, tx.clone())?;
     let stop = Arc::new(AtomicBool::new(false));
     let mut terminal = term::setup()?;

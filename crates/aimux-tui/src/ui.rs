@@ -3,7 +3,7 @@
 
 use crate::app::{App, Mode, Popup, View};
 use crate::command::COMMANDS;
-use crate::views::{agents, costs, health, muted, sessions, styled, teams, trace};
+use crate::views::{agents, attach, costs, health, launcher, muted, sessions, styled, teams};
 use ratatui::Frame;
 use ratatui::layout::{Alignment, Constraint, Layout, Rect};
 use ratatui::style::Modifier;
@@ -47,11 +47,16 @@ pub fn draw(app: &App, f: &mut Frame) {
         View::Agents => agents::draw(app, f, body),
         View::Sessions => sessions::draw(app, f, body),
         View::Costs => costs::draw(app, f, body),
-        View::Trace => trace::draw(app, f, body),
+        View::Trace => attach::draw(app, f, body),
         View::Teams => teams::draw(app, f, body),
         View::Health => health::draw(app, f, body),
     }
-    draw_bottom(app, f, bottom);
+    if app.attach.is_some() && app.view == View::Trace && matches!(app.mode, Mode::Normal) {
+        attach::draw_footer(app, f, bottom);
+    } else {
+        draw_bottom(app, f, bottom);
+    }
+    launcher::draw(app, f, area);
     match &app.popup {
         Some(Popup::Help { scroll }) => draw_help(app, f, area, *scroll),
         Some(Popup::ConfirmKill {
@@ -67,6 +72,11 @@ pub fn draw(app: &App, f: &mut Frame) {
             input,
             ..
         }) => draw_note(app, f, area, *turn_number, *label, input),
+        Some(Popup::NotInTmux {
+            pid,
+            provider,
+            session_id,
+        }) => draw_not_in_tmux(app, f, area, *pid, provider, session_id.as_deref()),
         None => {}
     }
 }
@@ -364,4 +374,44 @@ fn draw_note(
     ];
     f.render_widget(Paragraph::new(lines), inner);
     f.set_cursor_position((inner.x + x.min(inner.width.saturating_sub(1)), inner.y + 2));
+}
+
+fn draw_not_in_tmux(
+    app: &App,
+    f: &mut Frame,
+    area: Rect,
+    pid: u32,
+    provider: &str,
+    session: Option<&str>,
+) {
+    let t = &app.theme;
+    let r = centered(area, 70, 9);
+    f.render_widget(Clear, r);
+    let lines = vec![
+        Line::from(styled(
+            format!("{provider} agent {pid} does not run in tmux."),
+            t.warning.add_modifier(Modifier::BOLD),
+        )),
+        Line::from(muted(
+            t,
+            "aimux can only show and type into an agent's own terminal through tmux.",
+        )),
+        Line::default(),
+        Line::from(vec![styled("t", t.key), Span::raw("  open its trace only")]),
+        Line::from(vec![
+            styled("r", t.key),
+            Span::raw("  resume "),
+            styled(session.unwrap_or("(no session yet)").to_string(), t.text),
+            Span::raw(" in a new tmux session — a "),
+            styled("SECOND PROCESS", t.warning.add_modifier(Modifier::BOLD)),
+        ]),
+        Line::from(muted(t, "   on the same conversation (this one keeps running)")),
+        Line::from(vec![styled("esc", t.key), Span::raw(" cancel")]),
+    ];
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_type(BorderType::Rounded)
+        .border_style(t.warning)
+        .title(" Not in tmux ");
+    f.render_widget(Paragraph::new(lines).block(block), r);
 }

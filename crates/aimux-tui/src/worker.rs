@@ -46,6 +46,11 @@ pub fn execute(backend: &mut dyn Backend, request: Request) -> Response {
         },
         Request::Health => Response::Health(backend.health().map_err(text)),
         Request::Teams => Response::Teams(backend.teams().map_err(text)),
+        Request::Spawn { spec } => Response::Acted(backend.spawn(&spec).map_err(text)),
+        Request::Resume { session_id, second } => {
+            Response::Acted(backend.resume(&session_id, second).map_err(text))
+        }
+        Request::Send { pid, text: t } => Response::Acted(backend.send(pid, &t).map_err(text)),
     }
 }
 

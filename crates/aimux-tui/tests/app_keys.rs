@@ -105,7 +105,7 @@ fn unknown_and_unbuilt_commands_only_say_so() {
         flash.error && flash.text.contains("frobnicate"),
         "{flash:?}"
     );
-    for cmd in ["tasks", "new", "export", "export-otel"] {
+    for cmd in ["tasks", "export", "export-otel"] {
         keys(&mut app, &format!(":{cmd}\n"));
         assert_eq!(app.view, View::Agents, ":{cmd} must not open a view");
         let text = app.flash.clone().map(|f| f.text).unwrap_or_default();

@@ -34,6 +34,14 @@ pub enum Command {
     Trace(TraceArgs),
     /// Label a turn GOOD / BAD / WASTE (or clear it), with an optional note.
     Annotate(AnnotateArgs),
+    /// Start an agent in a detached tmux session (aimux-<provider>-<project>-<n>).
+    Spawn(crate::act_cmd::SpawnArgs),
+    /// Re-open a conversation with its own CLI, in tmux, in its directory.
+    Resume(crate::act_cmd::ResumeArgs),
+    /// Type a prompt into an idle agent's tmux pane.
+    Send(crate::act_cmd::SendArgs),
+    /// Attach this terminal to the tmux pane an agent runs in.
+    Attach(crate::act_cmd::AttachArgs),
     /// Tasks run by workers through Redis: submit, list, show, logs.
     Task(crate::infra_cmd::TaskArgs),
     /// The worker loop (what a worker pod runs): claim tasks, run the agent, write results.

@@ -1,5 +1,6 @@
 //! aimux: one terminal control plane for fleets of AI coding agents.
 
+mod act_cmd;
 mod agents_cmd;
 mod cli;
 mod commands;

@@ -150,4 +150,54 @@ impl Backend for EngineBackend {
     fn teams(&mut self) -> Result<TeamsReport> {
         Ok(read_teams(&self.dirs.home.join(".claude")))
     }
+
+    fn spawn(&mut self, spec: &aimux_engine::spawn::SpawnSpec) -> Result<String> {
+        let tmux = aimux_engine::tmux::Tmux::from_env();
+        let s = aimux_engine::spawn::spawn(&tmux, spec)?;
+        self.live.invalidate();
+        Ok(format!(
+            "{} started in tmux session {} (pid {}, {})",
+            s.provider, s.session, s.pid, s.dir
+        ))
+    }
+
+    fn resume(&mut self, session_id: &str, second: bool) -> Result<String> {
+        let rows = self.all_sessions()?;
+        let row = catalog::find_session(&rows, session_id).map_err(anyhow::Error::msg)?;
+        if !second {
+            self.last_agents = self.live.refresh();
+            let mut open = HashSet::new();
+            live_session_ids(&self.last_agents.agents, &mut open);
+            if open.contains(&row.id) {
+                anyhow::bail!(
+                    "session {} is open in a running agent: Enter on it in the agents list attaches",
+                    row.id
+                );
+            }
+        }
+        let spec = aimux_engine::spawn::resume_spec(row.provider, &row.id, row.cwd.as_deref());
+        let tmux = aimux_engine::tmux::Tmux::from_env();
+        let s = aimux_engine::spawn::spawn(&tmux, &spec)?;
+        self.live.invalidate();
+        Ok(format!(
+            "{} resumed {}{} in tmux session {} (pid {})",
+            s.provider,
+            row.id,
+            if second { " as a second process" } else { "" },
+            s.session,
+            s.pid
+        ))
+    }
+
+    fn send(&mut self, pid: u32, text: &str) -> Result<String> {
+        self.last_agents = self.live.refresh();
+        fn find(rows: &[AgentRow], pid: u32) -> Option<&AgentRow> {
+            rows.iter()
+                .find_map(|r| (r.pid == pid).then_some(r).or_else(|| find(&r.subagents, pid)))
+        }
+        let Some(agent) = find(&self.last_agents.agents, pid) else {
+            anyhow::bail!("pid {pid} is not a running agent any more");
+        };
+        Ok(aimux_engine::spawn::send_to_agent(agent, text)?)
+    }
 }

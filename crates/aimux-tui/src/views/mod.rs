@@ -1,8 +1,10 @@
 //! One module per view; shared widgets and helpers here.
 
 pub mod agents;
+pub mod attach;
 pub mod costs;
 pub mod health;
+pub mod launcher;
 pub mod sessions;
 pub mod teams;
 pub mod trace;
