@@ -41,6 +41,8 @@ pub struct LiveEngine {
     /// Every indexed file's summary, by path.
     files: HashMap<String, FileSummary>,
     last_full_scan: Option<Instant>,
+    /// Directories the last full scan could not read, per provider.
+    scan_errors: Vec<ProviderError>,
 }
 
 impl LiveEngine {
@@ -54,6 +56,7 @@ impl LiveEngine {
             matches: HashMap::new(),
             files: HashMap::new(),
             last_full_scan: None,
+            scan_errors: Vec::new(),
         }
     }
 
@@ -65,13 +68,30 @@ impl LiveEngine {
         &mut self.index
     }
 
+    /// A first refresh whose statuses are shown at once by the next one: for one-shot
+    /// callers, whose first sample has no CPU reading yet and must not hold back the second.
+    pub fn prime(&mut self) {
+        self.refresh();
+        self.debouncer.retain(|_| false);
+    }
+
     /// Re-lists every session file on the next refresh.
     pub fn invalidate(&mut self) {
         self.last_full_scan = None;
     }
 
-    fn full_scan(&mut self) -> Result<(), IndexError> {
-        scan(&self.home, &mut self.index, None)?;
+    /// Re-lists and brings every session file up to date; what could not be read is
+    /// returned per provider (the other providers carry on).
+    fn full_scan(&mut self) -> Result<Vec<ProviderError>, IndexError> {
+        let report = scan(&self.home, &mut self.index, None)?;
+        let unreadable = report
+            .warnings
+            .into_iter()
+            .map(|w| ProviderError {
+                provider: w.provider.unwrap_or(Provider::Claude),
+                error: format!("{}: {}", w.file, w.message),
+            })
+            .collect();
         self.files = self
             .index
             .summaries()?
@@ -79,7 +99,7 @@ impl LiveEngine {
             .map(|(_, s)| (s.path.clone(), s))
             .collect();
         self.last_full_scan = Some(Instant::now());
-        Ok(())
+        Ok(unreadable)
     }
 
     fn hot_scan(&mut self, paths: &[String]) -> Result<(), IndexError> {
@@ -145,17 +165,27 @@ impl LiveEngine {
             .iter()
             .any(|a| !self.matches.contains_key(&(a.pid, a.start_ticks)));
         let scan_result = if stale || unmatched {
-            self.full_scan()
+            self.full_scan().map(Some)
         } else {
             let hot: Vec<String> = self.matches.values().map(|(p, _)| p.clone()).collect();
-            self.hot_scan(&hot)
+            self.hot_scan(&hot).map(|()| None)
         };
-        if let Err(e) = scan_result {
-            errors.push(ProviderError {
-                provider: Provider::Claude,
-                error: format!("session index: {e}"),
-            });
+        match scan_result {
+            Ok(Some(unreadable)) => self.scan_errors = unreadable,
+            Ok(None) => {}
+            // The index serves every provider, so every provider's sessions are affected.
+            Err(e) => {
+                self.scan_errors = Provider::ALL
+                    .iter()
+                    .map(|p| ProviderError {
+                        provider: *p,
+                        error: format!("session index: {e}"),
+                    })
+                    .collect();
+            }
         }
+        // What the last full scan could not read stays reported until a scan can.
+        errors.extend(self.scan_errors.iter().cloned());
 
         self.assign_sessions(&tree.agents, &claude_live.sessions);
         let agents = tree

@@ -19,7 +19,7 @@ pub fn agents(ctx: Context, args: &AgentsArgs) -> Result<ExitCode> {
     } = ctx;
     let mut engine = LiveEngine::new(dirs.home.clone(), index, prices);
     // CPU use needs two samples; a short first interval gives every agent one.
-    engine.refresh();
+    engine.prime();
     std::thread::sleep(std::time::Duration::from_millis(300));
     let mut snapshot = engine.refresh();
     if !args.watch {
