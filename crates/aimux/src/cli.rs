@@ -34,6 +34,12 @@ pub enum Command {
     Trace(TraceArgs),
     /// Label a turn GOOD / BAD / WASTE (or clear it), with an optional note.
     Annotate(AnnotateArgs),
+    /// Full-text search over every session's prompts, answers and tool input/output.
+    Search(crate::history_cmd::SearchArgs),
+    /// Move a session's files to the trash (`trash list`, `trash restore SESSION`).
+    Trash(crate::history_cmd::TrashArgs),
+    /// Generate short session titles with the configured model (cached).
+    Titles(crate::history_cmd::TitlesArgs),
     /// Start an agent in a detached tmux session (aimux-<provider>-<project>-<n>).
     Spawn(crate::act_cmd::SpawnArgs),
     /// Re-open a conversation with its own CLI, in tmux, in its directory.

@@ -70,6 +70,7 @@ impl Context {
         let mut rows =
             catalog::sessions(&self.index, &self.dirs.home, &self.prices, &mut warnings)?;
         catalog::apply_annotation_counts(&mut rows, &self.annotations());
+        aimux_engine::titles::cache_and_apply(&mut rows, &self.dirs.aimux_home, &self.index)?;
         for w in &self.config_warnings {
             warnings.push(Warning {
                 provider: None,
@@ -93,6 +94,9 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Costs(args) => costs(&mut ctx, args),
         Command::Trace(args) => trace_cmd(&mut ctx, args),
         Command::Annotate(args) => annotate(&mut ctx, args),
+        Command::Search(args) => crate::history_cmd::search_cmd(&mut ctx, args),
+        Command::Trash(args) => crate::history_cmd::trash_cmd(&mut ctx, args),
+        Command::Titles(args) => crate::history_cmd::titles_cmd(&mut ctx, args),
         Command::Spawn(args) => crate::act_cmd::spawn_cmd(args),
         Command::Resume(args) => crate::act_cmd::resume_cmd(ctx, args),
         Command::Send(args) => crate::act_cmd::send_cmd(ctx, args),
