@@ -22,10 +22,13 @@ case "$what" in
     fi
     echo "$VENV/bin/mlflow" ;;
   rotel)
-    if [ ! -x "$VENV/bin/rotel-agent" ]; then
+    find_agent() { "$VENV/bin/python" -c 'import os, rotel; print(os.path.join(os.path.dirname(rotel.__file__), "rotel-agent"))' 2>/dev/null; }
+    agent="$(find_agent || true)"
+    if [ -z "$agent" ] || [ ! -x "$agent" ]; then
       pip install "$ROTEL_SPEC" || { echo "pip install '$ROTEL_SPEC' failed (no network?)" >&2; exit 2; }
+      agent="$(find_agent || true)"
     fi
-    [ -x "$VENV/bin/rotel-agent" ] || { echo "the rotel package has no rotel-agent binary" >&2; exit 2; }
-    echo "$VENV/bin/rotel-agent" ;;
+    [ -n "$agent" ] && [ -x "$agent" ] || { echo "the rotel package has no rotel-agent binary" >&2; exit 2; }
+    echo "$agent" ;;
   *) echo "usage: $0 mlflow|rotel" >&2; exit 2 ;;
 esac
