@@ -244,16 +244,14 @@ impl Index {
             .map_err(|source| IndexError::Sqlite { path, source })
     }
 
-    /// Stores a parsed file (replacing any earlier version of it) inside `tx`.
+    /// Stores a prepared file (replacing any earlier version of it) inside `tx`.
     pub fn store(
         tx: &rusqlite::Transaction<'_>,
         path: &str,
         identity: FileIdentity,
-        parser: &SessionFileParser,
-        summary: &FileSummary,
+        prepared: &Prepared,
     ) -> rusqlite::Result<()> {
-        let state = persisted_state(parser);
-        let summary_json = serde_json::to_string(summary).unwrap_or_default();
+        let summary = &prepared.summary;
         tx.execute(
             "INSERT INTO files (path, provider, size, mtime_ns, inode, offset, state, session_id, summary)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
@@ -262,14 +260,14 @@ impl Index {
                state=excluded.state, session_id=excluded.session_id, summary=excluded.summary",
             params![
                 path,
-                parser.provider.as_str(),
+                summary.provider.as_str(),
                 identity.size as i64,
                 identity.mtime_ns,
                 identity.inode as i64,
-                parser.offset() as i64,
-                state,
+                prepared.offset as i64,
+                prepared.state,
                 summary.session_id,
-                summary_json
+                prepared.summary_json
             ],
         )?;
         let file_id: i64 =
@@ -279,22 +277,16 @@ impl Index {
             "INSERT INTO turns (file_id, seq, turn_id, started_at, tool_calls, failed_tool_calls, models, subagent)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
         )?;
-        let session = parser.session();
-        let main = session.turns.iter().map(|t| (t, false));
-        let subs = session
-            .subagents
-            .iter()
-            .flat_map(|s| s.turns.iter().map(|t| (t, true)));
-        for (seq, (turn, subagent)) in main.chain(subs).enumerate() {
+        for (seq, t) in prepared.turns.iter().enumerate() {
             insert.execute(params![
                 file_id,
                 seq as i64,
-                turn.id,
-                turn.started_at.map(|t| t.to_rfc3339()),
-                turn.tools.len() as i64,
-                turn.failed_tool_calls() as i64,
-                serde_json::to_string(&turn.usage_by_model).unwrap_or_default(),
-                subagent
+                t.turn_id,
+                t.started_at,
+                t.tool_calls as i64,
+                t.failed_tool_calls as i64,
+                t.models_json,
+                t.subagent
             ])?;
         }
         Ok(())
@@ -409,6 +401,57 @@ impl Index {
             .into_iter()
             .filter(|(_, s)| s.session_id.as_deref() == Some(session_id))
             .collect())
+    }
+}
+
+/// One turn row, ready to insert.
+#[derive(Debug, Clone)]
+pub struct PreparedTurn {
+    pub turn_id: String,
+    pub started_at: Option<String>,
+    pub tool_calls: u64,
+    pub failed_tool_calls: u64,
+    pub models_json: String,
+    pub subagent: bool,
+}
+
+/// Everything the index stores for one parsed file, computed off the writer thread.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    pub summary: FileSummary,
+    pub summary_json: String,
+    pub offset: u64,
+    /// The parser's resume state; `None` for files not expected to grow.
+    pub state: Option<Vec<u8>>,
+    pub turns: Vec<PreparedTurn>,
+}
+
+impl Prepared {
+    pub fn new(parser: &SessionFileParser, summary: FileSummary, resumable: bool) -> Prepared {
+        let session = parser.session();
+        let main = session.turns.iter().map(|t| (t, false));
+        let subs = session
+            .subagents
+            .iter()
+            .flat_map(|s| s.turns.iter().map(|t| (t, true)));
+        let turns = main
+            .chain(subs)
+            .map(|(turn, subagent)| PreparedTurn {
+                turn_id: turn.id.clone(),
+                started_at: turn.started_at.map(|t| t.to_rfc3339()),
+                tool_calls: turn.tools.len() as u64,
+                failed_tool_calls: turn.failed_tool_calls() as u64,
+                models_json: serde_json::to_string(&turn.usage_by_model).unwrap_or_default(),
+                subagent,
+            })
+            .collect();
+        Prepared {
+            summary_json: serde_json::to_string(&summary).unwrap_or_default(),
+            summary,
+            offset: parser.offset(),
+            state: resumable.then(|| persisted_state(parser)),
+            turns,
+        }
     }
 }
 

@@ -1,6 +1,6 @@
 //! Brings the index up to date with the session files on disk, reading only new bytes.
 
-use crate::index::{CachedFile, FileIdentity, Index, IndexError, summarize};
+use crate::index::{CachedFile, FileIdentity, Index, IndexError, Prepared, summarize};
 use crate::sources::{FileFormat, SessionFileRef, Warning, all_sources};
 use aimux_core::parsers::SessionFileParser;
 use serde::Serialize;
@@ -46,8 +46,22 @@ struct Done {
     path: String,
     identity: FileIdentity,
     parser: SessionFileParser,
+    prepared: Prepared,
     resumed: bool,
     bytes: u64,
+}
+
+/// Files written to within this span keep a resume state in the index; older files
+/// rarely grow, and if one does it is simply parsed again. Saves most of a cold scan's
+/// writing.
+const RESUMABLE_FOR: std::time::Duration = std::time::Duration::from_secs(3 * 24 * 3600);
+
+fn recent_cutoff_ns() -> i64 {
+    std::time::SystemTime::now()
+        .checked_sub(RESUMABLE_FOR)
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map(|d| d.as_nanos() as i64)
+        .unwrap_or(0)
 }
 
 pub fn file_identity(meta: &std::fs::Metadata) -> FileIdentity {
@@ -210,14 +224,29 @@ fn update(
     let total = jobs.len();
     let done_count = AtomicUsize::new(0);
     let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<Result<Done, Warning>>> = Mutex::new(Vec::with_capacity(total));
     let workers = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(2)
         .min(total.max(1));
+    let recent_cutoff = recent_cutoff_ns();
+    let tx = index.begin()?;
+    let sql = |e: rusqlite::Error| IndexError::Sqlite {
+        path: "index".into(),
+        source: e,
+    };
+    for (id, identity) in touched {
+        Index::touch(&tx, id, identity).map_err(sql)?;
+    }
+    // Workers parse and prepare rows in parallel; this thread is the index's only writer
+    // and stores each file as it arrives, so memory holds a few files, not the history.
+    let (send, receive) = std::sync::mpsc::sync_channel::<Result<Done, Warning>>(workers * 2);
+    let mut store_error = None;
     std::thread::scope(|s| {
         for _ in 0..workers {
-            s.spawn(|| {
+            let send = send.clone();
+            let (jobs, next, resume_states, done_count) =
+                (&jobs, &next, &resume_states, &done_count);
+            s.spawn(move || {
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(job) = jobs.get(i) else { break };
@@ -229,9 +258,9 @@ fn update(
                             .filter(|p| p.offset() == offset),
                         Plan::Full => None,
                     };
-                    let result = run_job(job, prior);
-                    if let Ok(mut r) = results.lock() {
-                        r.push(result);
+                    let result = run_job(job, prior, recent_cutoff);
+                    if send.send(result).is_err() {
+                        break;
                     }
                     let n = done_count.fetch_add(1, Ordering::Relaxed) + 1;
                     if let Some(cb) = progress {
@@ -240,34 +269,32 @@ fn update(
                 }
             });
         }
-    });
-    let results = results.into_inner().unwrap_or_default();
-
-    let tx = index.begin()?;
-    let sql = |e: rusqlite::Error| IndexError::Sqlite {
-        path: "index".into(),
-        source: e,
-    };
-    for (id, identity) in touched {
-        Index::touch(&tx, id, identity).map_err(sql)?;
-    }
-    for result in results {
-        match result {
-            Ok(done) => {
-                if done.resumed {
-                    report.resumed += 1;
-                } else {
-                    report.parsed += 1;
-                }
-                report.bytes_read += done.bytes;
-                let summary = summarize(&done.path, &done.parser, done.identity.size);
-                Index::store(&tx, &done.path, done.identity, &done.parser, &summary)
-                    .map_err(sql)?;
-                // Full-text search: fed from the fresh parse, before texts are cut.
-                crate::search::index_parsed(&tx, &done.path, &done.parser).map_err(sql)?;
+        drop(send);
+        for result in receive {
+            if store_error.is_some() {
+                continue;
             }
-            Err(w) => report.warnings.push(w),
+            match result {
+                Ok(done) => {
+                    if done.resumed {
+                        report.resumed += 1;
+                    } else {
+                        report.parsed += 1;
+                    }
+                    report.bytes_read += done.bytes;
+                    let stored = Index::store(&tx, &done.path, done.identity, &done.prepared)
+                        // Full-text search: fed from the fresh parse, before texts are cut.
+                        .and_then(|()| crate::search::index_parsed(&tx, &done.path, &done.parser));
+                    if let Err(e) = stored {
+                        store_error = Some(e);
+                    }
+                }
+                Err(w) => report.warnings.push(w),
+            }
         }
+    });
+    if let Some(e) = store_error {
+        return Err(sql(e));
     }
     for (path, c) in &cached {
         if forget_missing && !seen.contains_key(path.as_str()) {
@@ -279,7 +306,11 @@ fn update(
     Ok(report)
 }
 
-fn run_job(job: &Job<'_>, prior: Option<SessionFileParser>) -> Result<Done, Warning> {
+fn run_job(
+    job: &Job<'_>,
+    prior: Option<SessionFileParser>,
+    recent_cutoff_ns: i64,
+) -> Result<Done, Warning> {
     let file = job.file;
     let path = file.path.to_string_lossy().into_owned();
     let resumed = prior.is_some();
@@ -289,13 +320,19 @@ fn run_job(job: &Job<'_>, prior: Option<SessionFileParser>) -> Result<Done, Warn
         read_into(&file.path, file.format, start, &mut parser)
     }));
     match outcome {
-        Ok(Ok(bytes)) => Ok(Done {
-            path,
-            identity: job.identity,
-            parser,
-            resumed,
-            bytes,
-        }),
+        Ok(Ok(bytes)) => {
+            let resumable = job.identity.mtime_ns >= recent_cutoff_ns;
+            let summary = summarize(&path, &parser, job.identity.size);
+            let prepared = Prepared::new(&parser, summary, resumable);
+            Ok(Done {
+                path,
+                identity: job.identity,
+                parser,
+                prepared,
+                resumed,
+                bytes,
+            })
+        }
         Ok(Err(e)) => Err(Warning::io(file.provider, &file.path, &e)),
         Err(_) => Err(Warning {
             provider: Some(file.provider),

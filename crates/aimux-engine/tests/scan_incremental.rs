@@ -39,7 +39,9 @@ fn jsonl_files(dir: &Path, out: &mut Vec<PathBuf>) {
         let p = entry.path();
         if p.is_dir() {
             jsonl_files(&p, out);
-        } else if p.extension().is_some_and(|e| e == "jsonl") && p.to_string_lossy().contains("/.claude/projects/") {
+        } else if p.extension().is_some_and(|e| e == "jsonl")
+            && p.to_string_lossy().contains("/.claude/projects/")
+        {
             out.push(p);
         }
     }
@@ -70,23 +72,36 @@ fn second_scan_reads_nothing_and_appends_resume() {
         .rfind(|l| !l.is_empty())
         .expect("a line")
         .to_vec();
-    let mut f = fs::OpenOptions::new().append(true).open(target).expect("open");
+    let mut f = fs::OpenOptions::new()
+        .append(true)
+        .open(target)
+        .expect("open");
     f.write_all(&last_line).expect("append");
-    f.write_all(b"\n{\"type\":\"user\",\"half").expect("append partial");
+    f.write_all(b"\n{\"type\":\"user\",\"half")
+        .expect("append partial");
     drop(f);
     let third = scan(&home, &mut index, None).expect("scan");
     assert_eq!(third.resumed, 1, "{third:?}");
     assert_eq!(third.parsed, 0);
     let appended = (last_line.len() + 1 + b"{\"type\":\"user\",\"half".len()) as u64;
-    assert_eq!(third.bytes_read, appended, "only the appended bytes are read");
+    assert_eq!(
+        third.bytes_read, appended,
+        "only the appended bytes are read"
+    );
 
     // Finishing the partial line re-reads only that line's bytes.
-    let mut f = fs::OpenOptions::new().append(true).open(target).expect("open");
+    let mut f = fs::OpenOptions::new()
+        .append(true)
+        .open(target)
+        .expect("open");
     f.write_all(b"\":1}\n").expect("finish line");
     drop(f);
     let fourth = scan(&home, &mut index, None).expect("scan");
     assert_eq!(fourth.resumed, 1);
-    assert_eq!(fourth.bytes_read, (b"{\"type\":\"user\",\"half".len() + 5) as u64);
+    assert_eq!(
+        fourth.bytes_read,
+        (b"{\"type\":\"user\",\"half".len() + 5) as u64
+    );
 
     // Replacing a file (new inode, shorter) re-parses it from the start.
     let replacement = target.with_extension("tmp");
@@ -174,13 +189,64 @@ fn a_broken_provider_directory_leaves_the_others_listed() {
         report
             .warnings
             .iter()
-            .any(|w| w.provider == Some(aimux_core::Provider::Claude) && w.file.ends_with("projects")),
+            .any(|w| w.provider == Some(aimux_core::Provider::Claude)
+                && w.file.ends_with("projects")),
         "{:?}",
         report.warnings
     );
     let mut w = Vec::new();
     let rows = catalog::sessions(&index, &home, &PriceTable::bundled(), &mut w).expect("sessions");
-    assert!(rows.iter().any(|r| r.provider == aimux_core::Provider::Codex));
-    assert!(rows.iter().any(|r| r.provider == aimux_core::Provider::Gemini));
-    assert!(!rows.iter().any(|r| r.provider == aimux_core::Provider::Claude));
+    assert!(
+        rows.iter()
+            .any(|r| r.provider == aimux_core::Provider::Codex)
+    );
+    assert!(
+        rows.iter()
+            .any(|r| r.provider == aimux_core::Provider::Gemini)
+    );
+    assert!(
+        !rows
+            .iter()
+            .any(|r| r.provider == aimux_core::Provider::Claude)
+    );
+}
+
+#[test]
+fn an_old_file_that_grows_is_parsed_again_in_full() {
+    let (_guard, home) = scratch_home();
+    let mut claude = Vec::new();
+    jsonl_files(&home, &mut claude);
+    let target = claude.first().expect("a claude transcript").clone();
+    let bytes = fs::read(&target).expect("read");
+    fs::write(&target, &bytes[..bytes.len() / 2]).expect("half");
+    // Ten days old: no resume state is kept for it.
+    let old = std::time::SystemTime::now() - std::time::Duration::from_secs(10 * 24 * 3600);
+    fs::File::options()
+        .write(true)
+        .open(&target)
+        .expect("open")
+        .set_modified(old)
+        .expect("set mtime");
+    let mut index = Index::open_in_memory().expect("index");
+    scan(&home, &mut index, None).expect("scan");
+    let mut f = fs::OpenOptions::new()
+        .append(true)
+        .open(&target)
+        .expect("open");
+    f.write_all(&bytes[bytes.len() / 2..]).expect("append");
+    drop(f);
+    let report = scan(&home, &mut index, None).expect("scan");
+    assert_eq!((report.parsed, report.resumed), (1, 0), "{report:?}");
+    assert_eq!(report.bytes_read, bytes.len() as u64);
+
+    let mut fresh = Index::open_in_memory().expect("index");
+    scan(&home, &mut fresh, None).expect("scan");
+    let prices = PriceTable::bundled();
+    let rows = |ix: &Index| {
+        let mut w = Vec::new();
+        let mut rows = catalog::sessions(ix, &home, &prices, &mut w).expect("sessions");
+        rows.sort_by(|a, b| a.id.cmp(&b.id));
+        serde_json::to_value(&rows).expect("json")
+    };
+    assert_eq!(rows(&index), rows(&fresh));
 }
