@@ -93,3 +93,6 @@ impl Drop for RedisServer {
         let _ = self.child.wait();
     }
 }
+
+#[cfg(feature = "k8s")]
+pub mod fake_k8s;

@@ -1,0 +1,577 @@
+//! An in-repo fake Kubernetes API server (axum) implementing only what aimux uses:
+//! /version, namespaces, secrets, deployments (create, get, list, merge-patch) and pods
+//! (list by label). A tiny "controller" turns a Deployment's replicas into pods, and each
+//! pod runs its container as a REAL local process (command mapped to a local program, the
+//! container's env + envFrom secret applied), killed by PID when the pod goes away.
+#![allow(dead_code)]
+
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::{Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde_json::{Value, json};
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+
+#[derive(Default)]
+pub struct Store {
+    /// (resource, namespace ("" for cluster scope), name) → object
+    pub objects: BTreeMap<(String, String, String), Value>,
+    pub rv: u64,
+    /// every request: "METHOD /path?query"
+    pub requests: Vec<String>,
+    /// container command[0] → local program
+    pub command_map: HashMap<String, PathBuf>,
+    pub procs: HashMap<String, Child>,
+}
+
+pub type Shared = Arc<Mutex<Store>>;
+
+pub struct FakeK8s {
+    pub url: String,
+    pub store: Shared,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for FakeK8s {
+    fn drop(&mut self) {
+        self.task.abort();
+        if let Ok(mut s) = self.store.lock() {
+            for (_, mut c) in s.procs.drain() {
+                let _ = c.kill();
+                let _ = c.wait();
+            }
+        }
+    }
+}
+
+impl FakeK8s {
+    pub async fn start(command_map: HashMap<String, PathBuf>) -> FakeK8s {
+        let store: Shared = Arc::new(Mutex::new(Store {
+            command_map,
+            ..Default::default()
+        }));
+        let app = Router::new()
+            .route("/version", get(version))
+            .route("/api/v1/namespaces", get(list_ns).post(create_ns))
+            .route("/api/v1/namespaces/{name}", get(get_ns))
+            .route(
+                "/api/v1/namespaces/{ns}/{res}",
+                get(list_res).post(create_res),
+            )
+            .route(
+                "/api/v1/namespaces/{ns}/{res}/{name}",
+                get(get_res).put(put_res).patch(patch_res),
+            )
+            .route(
+                "/apis/apps/v1/namespaces/{ns}/{res}",
+                get(list_res).post(create_res),
+            )
+            .route(
+                "/apis/apps/v1/namespaces/{ns}/{res}/{name}",
+                get(get_res).put(put_res).patch(patch_res),
+            )
+            .fallback(fallback)
+            .layer(axum::middleware::from_fn_with_state(store.clone(), record))
+            .with_state(store.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        FakeK8s {
+            url: format!("http://{addr}"),
+            store,
+            task,
+        }
+    }
+
+    pub fn client(&self) -> kube::Client {
+        let uri: http::Uri = self.url.parse().expect("uri");
+        let config = kube::Config::new(uri);
+        kube::Client::try_from(config).expect("client")
+    }
+
+    pub fn get(&self, res: &str, ns: &str, name: &str) -> Option<Value> {
+        self.store
+            .lock()
+            .ok()?
+            .objects
+            .get(&(res.into(), ns.into(), name.into()))
+            .cloned()
+    }
+
+    pub fn count(&self, res: &str) -> usize {
+        self.store
+            .lock()
+            .map(|s| s.objects.keys().filter(|k| k.0 == res).count())
+            .unwrap_or(0)
+    }
+
+    pub fn requests(&self) -> Vec<String> {
+        self.store
+            .lock()
+            .map(|s| s.requests.clone())
+            .unwrap_or_default()
+    }
+
+    pub fn live_pids(&self) -> Vec<u32> {
+        let Ok(mut s) = self.store.lock() else {
+            return vec![];
+        };
+        s.procs
+            .values_mut()
+            .filter_map(|c| match c.try_wait() {
+                Ok(None) => Some(c.id()),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+async fn record(
+    State(st): State<Shared>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let line = format!(
+        "{} {}",
+        req.method(),
+        req.uri().path_and_query().map(|p| p.as_str()).unwrap_or("")
+    );
+    if let Ok(mut s) = st.lock() {
+        s.requests.push(line);
+    }
+    next.run(req).await
+}
+
+fn status(code: StatusCode, reason: &str, msg: String) -> Response {
+    (
+        code,
+        axum::Json(json!({"kind": "Status", "apiVersion": "v1", "metadata": {},
+            "status": "Failure", "message": msg, "reason": reason, "code": code.as_u16()})),
+    )
+        .into_response()
+}
+
+fn not_found(res: &str, name: &str) -> Response {
+    status(
+        StatusCode::NOT_FOUND,
+        "NotFound",
+        format!("{res} \"{name}\" not found"),
+    )
+}
+
+async fn fallback(method: Method, uri: Uri) -> Response {
+    status(
+        StatusCode::NOT_FOUND,
+        "NotFound",
+        format!("fake API: no route for {method} {uri}"),
+    )
+}
+
+async fn version() -> Response {
+    axum::Json(
+        json!({"major": "1", "minor": "37", "gitVersion": "v1.37.0-fake",
+        "gitCommit": "0", "gitTreeState": "clean", "buildDate": "2026-01-01T00:00:00Z",
+        "goVersion": "go1.25", "compiler": "gc", "platform": "linux/amd64"}),
+    )
+    .into_response()
+}
+
+fn kind_of(res: &str) -> (&'static str, &'static str) {
+    match res {
+        "namespaces" => ("Namespace", "v1"),
+        "secrets" => ("Secret", "v1"),
+        "pods" => ("Pod", "v1"),
+        "deployments" => ("Deployment", "apps/v1"),
+        _ => ("Unknown", "v1"),
+    }
+}
+
+fn stamp(s: &mut Store, obj: &mut Value, res: &str, ns: &str) {
+    s.rv += 1;
+    let (kind, api) = kind_of(res);
+    obj["kind"] = json!(kind);
+    obj["apiVersion"] = json!(api);
+    obj["metadata"]["resourceVersion"] = json!(s.rv.to_string());
+    if obj["metadata"]["uid"].is_null() {
+        obj["metadata"]["uid"] = json!(format!("uid-{}", s.rv));
+        obj["metadata"]["creationTimestamp"] = json!("2026-11-27T00:00:00Z");
+    }
+    if !ns.is_empty() {
+        obj["metadata"]["namespace"] = json!(ns);
+    }
+    if res == "secrets" {
+        // like the real API: stringData is folded into base64 data and not returned
+        if let Some(Value::Object(sd)) = obj.get("stringData").cloned() {
+            for (k, v) in sd {
+                let b = b64(v.as_str().unwrap_or("").as_bytes());
+                obj["data"][k] = json!(b);
+            }
+            if let Some(o) = obj.as_object_mut() {
+                o.remove("stringData");
+            }
+        }
+    }
+}
+
+fn b64(input: &[u8]) -> String {
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in input.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(T[((n >> (18 - 6 * i)) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+pub fn b64_decode(s: &str) -> Vec<u8> {
+    let val = |c: u8| -> u32 {
+        match c {
+            b'A'..=b'Z' => u32::from(c - b'A'),
+            b'a'..=b'z' => u32::from(c - b'a') + 26,
+            b'0'..=b'9' => u32::from(c - b'0') + 52,
+            b'+' => 62,
+            _ => 63,
+        }
+    };
+    let clean: Vec<u8> = s.bytes().filter(|c| *c != b'=').collect();
+    let mut out = Vec::new();
+    for chunk in clean.chunks(4) {
+        let mut n = 0u32;
+        for (i, c) in chunk.iter().enumerate() {
+            n |= val(*c) << (18 - 6 * i);
+        }
+        for i in 0..chunk.len().saturating_sub(1) {
+            out.push((n >> (16 - 8 * i)) as u8);
+        }
+    }
+    out
+}
+
+fn list_of(s: &Store, res: &str, ns: &str, selector: Option<&str>) -> Value {
+    let (kind, api) = kind_of(res);
+    let want: Vec<(String, String)> = selector
+        .unwrap_or("")
+        .split(',')
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let items: Vec<Value> = s
+        .objects
+        .iter()
+        .filter(|((r, n, _), _)| r == res && n == ns)
+        .map(|(_, v)| v.clone())
+        .filter(|v| {
+            want.iter()
+                .all(|(k, val)| v["metadata"]["labels"][k] == val.as_str())
+        })
+        .collect();
+    json!({"kind": format!("{kind}List"), "apiVersion": api,
+           "metadata": {"resourceVersion": s.rv.to_string()}, "items": items})
+}
+
+async fn list_ns(State(st): State<Shared>) -> Response {
+    let s = st.lock().expect("lock");
+    axum::Json(list_of(&s, "namespaces", "", None)).into_response()
+}
+
+async fn get_ns(State(st): State<Shared>, Path(name): Path<String>) -> Response {
+    let s = st.lock().expect("lock");
+    match s
+        .objects
+        .get(&("namespaces".into(), String::new(), name.clone()))
+    {
+        Some(v) => axum::Json(v.clone()).into_response(),
+        None => not_found("namespaces", &name),
+    }
+}
+
+async fn create_ns(State(st): State<Shared>, axum::Json(mut obj): axum::Json<Value>) -> Response {
+    let mut s = st.lock().expect("lock");
+    let name = obj["metadata"]["name"].as_str().unwrap_or("").to_string();
+    let key = ("namespaces".to_string(), String::new(), name.clone());
+    if s.objects.contains_key(&key) {
+        return status(
+            StatusCode::CONFLICT,
+            "AlreadyExists",
+            format!("namespaces \"{name}\" already exists"),
+        );
+    }
+    stamp(&mut s, &mut obj, "namespaces", "");
+    obj["status"] = json!({"phase": "Active"});
+    s.objects.insert(key, obj.clone());
+    (StatusCode::CREATED, axum::Json(obj)).into_response()
+}
+
+fn ns_exists(s: &Store, ns: &str) -> bool {
+    s.objects
+        .contains_key(&("namespaces".into(), String::new(), ns.into()))
+}
+
+async fn list_res(
+    State(st): State<Shared>,
+    Path((ns, res)): Path<(String, String)>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let s = st.lock().expect("lock");
+    axum::Json(list_of(
+        &s,
+        &res,
+        &ns,
+        q.get("labelSelector").map(String::as_str),
+    ))
+    .into_response()
+}
+
+async fn get_res(
+    State(st): State<Shared>,
+    Path((ns, res, name)): Path<(String, String, String)>,
+) -> Response {
+    let s = st.lock().expect("lock");
+    match s.objects.get(&(res.clone(), ns, name.clone())) {
+        Some(v) => axum::Json(v.clone()).into_response(),
+        None => not_found(&res, &name),
+    }
+}
+
+async fn create_res(
+    State(st): State<Shared>,
+    Path((ns, res)): Path<(String, String)>,
+    axum::Json(mut obj): axum::Json<Value>,
+) -> Response {
+    let mut s = st.lock().expect("lock");
+    if !ns_exists(&s, &ns) {
+        return not_found("namespaces", &ns);
+    }
+    let name = obj["metadata"]["name"].as_str().unwrap_or("").to_string();
+    let key = (res.clone(), ns.clone(), name.clone());
+    if s.objects.contains_key(&key) {
+        return status(
+            StatusCode::CONFLICT,
+            "AlreadyExists",
+            format!("{res} \"{name}\" already exists"),
+        );
+    }
+    stamp(&mut s, &mut obj, &res, &ns);
+    s.objects.insert(key, obj);
+    if res == "deployments" {
+        reconcile(&mut s, &ns, &name);
+    }
+    let out = s
+        .objects
+        .get(&(res, ns, name))
+        .cloned()
+        .unwrap_or(Value::Null);
+    (StatusCode::CREATED, axum::Json(out)).into_response()
+}
+
+async fn put_res(
+    State(st): State<Shared>,
+    Path((ns, res, name)): Path<(String, String, String)>,
+    axum::Json(mut obj): axum::Json<Value>,
+) -> Response {
+    let mut s = st.lock().expect("lock");
+    let key = (res.clone(), ns.clone(), name.clone());
+    let Some(old) = s.objects.get(&key) else {
+        return not_found(&res, &name);
+    };
+    if obj["metadata"]["resourceVersion"] != old["metadata"]["resourceVersion"] {
+        return status(
+            StatusCode::CONFLICT,
+            "Conflict",
+            "resourceVersion mismatch".into(),
+        );
+    }
+    obj["metadata"]["uid"] = old["metadata"]["uid"].clone();
+    stamp(&mut s, &mut obj, &res, &ns);
+    s.objects.insert(key.clone(), obj.clone());
+    (StatusCode::OK, axum::Json(obj)).into_response()
+}
+
+fn merge(target: &mut Value, patch: &Value) {
+    match (target.as_object_mut(), patch.as_object()) {
+        (Some(t), Some(p)) => {
+            for (k, v) in p {
+                if v.is_null() {
+                    t.remove(k);
+                } else {
+                    merge(t.entry(k.clone()).or_insert(Value::Null), v);
+                }
+            }
+        }
+        _ => *target = patch.clone(),
+    }
+}
+
+async fn patch_res(
+    State(st): State<Shared>,
+    Path((ns, res, name)): Path<(String, String, String)>,
+    headers: axum::http::HeaderMap,
+    body: String,
+) -> Response {
+    let ct = headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if ct != "application/merge-patch+json" {
+        return status(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "UnsupportedMediaType",
+            format!("fake API supports merge patches only, got {ct}"),
+        );
+    }
+    let Ok(patch) = serde_json::from_str::<Value>(&body) else {
+        return status(
+            StatusCode::BAD_REQUEST,
+            "BadRequest",
+            "patch is not JSON".into(),
+        );
+    };
+    let mut s = st.lock().expect("lock");
+    let key = (res.clone(), ns.clone(), name.clone());
+    let Some(mut obj) = s.objects.get(&key).cloned() else {
+        return not_found(&res, &name);
+    };
+    merge(&mut obj, &patch);
+    stamp(&mut s, &mut obj, &res, &ns);
+    s.objects.insert(key.clone(), obj);
+    if res == "deployments" {
+        reconcile(&mut s, &ns, &name);
+    }
+    let out = s.objects.get(&key).cloned().unwrap_or(Value::Null);
+    axum::Json(out).into_response()
+}
+
+/// The "controller": pods `{dep}-{i}` for i < replicas, each a local process.
+fn reconcile(s: &mut Store, ns: &str, dep: &str) {
+    let Some(d) = s
+        .objects
+        .get(&("deployments".into(), ns.into(), dep.into()))
+        .cloned()
+    else {
+        return;
+    };
+    let replicas = d["spec"]["replicas"].as_i64().unwrap_or(1).max(0) as usize;
+    let labels = d["spec"]["template"]["metadata"]["labels"].clone();
+    let container = d["spec"]["template"]["spec"]["containers"][0].clone();
+    // remove extra pods
+    let existing: Vec<String> = s
+        .objects
+        .keys()
+        .filter(|(r, n, name)| r == "pods" && n == ns && name.starts_with(&format!("{dep}-")))
+        .map(|k| k.2.clone())
+        .collect();
+    for name in &existing {
+        let idx: usize = name
+            .rsplit('-')
+            .next()
+            .and_then(|i| i.parse().ok())
+            .unwrap_or(usize::MAX);
+        if idx >= replicas {
+            s.objects.remove(&("pods".into(), ns.into(), name.clone()));
+            if let Some(mut c) = s.procs.remove(name) {
+                let _ = c.kill();
+                let _ = c.wait();
+            }
+        }
+    }
+    let mut ready = 0;
+    for i in 0..replicas {
+        let name = format!("{dep}-{i}");
+        let key = ("pods".to_string(), ns.to_string(), name.clone());
+        if !s.objects.contains_key(&key) {
+            let (phase, reason) = match spawn_container(s, ns, &name, &container) {
+                Ok(child) => {
+                    s.procs.insert(name.clone(), child);
+                    ("Running", Value::Null)
+                }
+                Err(e) => ("Pending", json!(e)),
+            };
+            let mut pod = json!({"metadata": {"name": name, "labels": labels},
+                "spec": {"containers": [container.clone()]},
+                "status": {"phase": phase}});
+            if !reason.is_null() {
+                pod["status"]["containerStatuses"] = json!([{"name": "worker", "ready": false, "restartCount": 0,
+                    "image": container["image"], "imageID": "",
+                    "state": {"waiting": {"reason": "ErrImagePull", "message": reason}}}]);
+            }
+            stamp(s, &mut pod, "pods", ns);
+            s.objects.insert(key.clone(), pod);
+        }
+        if s.objects
+            .get(&key)
+            .is_some_and(|p| p["status"]["phase"] == "Running")
+        {
+            ready += 1;
+        }
+    }
+    if let Some(d) = s
+        .objects
+        .get_mut(&("deployments".into(), ns.into(), dep.into()))
+    {
+        d["status"] =
+            json!({"replicas": replicas, "readyReplicas": ready, "availableReplicas": ready});
+    }
+}
+
+fn spawn_container(s: &Store, ns: &str, pod: &str, c: &Value) -> Result<Child, String> {
+    let cmd0 = c["command"][0].as_str().unwrap_or("");
+    let Some(prog) = s.command_map.get(cmd0) else {
+        return Err(format!("fake API: no local program for command {cmd0:?}"));
+    };
+    let mut cmd = Command::new(prog);
+    if let Some(args) = c["args"].as_array() {
+        cmd.args(args.iter().filter_map(Value::as_str));
+    }
+    cmd.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOSTNAME", pod);
+    for e in c["env"].as_array().into_iter().flatten() {
+        if let (Some(k), Some(v)) = (e["name"].as_str(), e["value"].as_str()) {
+            cmd.env(k, v);
+        }
+    }
+    for ef in c["envFrom"].as_array().into_iter().flatten() {
+        let Some(sec) = ef["secretRef"]["name"].as_str() else {
+            continue;
+        };
+        match s.objects.get(&("secrets".into(), ns.into(), sec.into())) {
+            Some(secret) => {
+                if let Some(data) = secret["data"].as_object() {
+                    for (k, v) in data {
+                        cmd.env(
+                            k,
+                            String::from_utf8_lossy(&b64_decode(v.as_str().unwrap_or("")))
+                                .into_owned(),
+                        );
+                    }
+                }
+            }
+            None if ef["secretRef"]["optional"] == true => {}
+            None => return Err(format!("secret {sec} not found")),
+        }
+    }
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    cmd.spawn()
+        .map_err(|e| format!("cannot start {}: {e}", prog.display()))
+}
