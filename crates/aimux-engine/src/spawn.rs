@@ -7,8 +7,8 @@
 
 use crate::agents::AgentRow;
 use crate::tmux::{Pane, SESSION_PREFIX, Tmux, TmuxError, find_agent_pane};
-use aimux_core::status::Status;
 use aimux_core::Provider;
+use aimux_core::status::Status;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -141,8 +141,16 @@ pub fn agent_argv(
     otel_endpoint: Option<&str>,
 ) -> Vec<String> {
     let mut v = vec![program.to_string()];
-    let mode = spec.mode.as_deref().map(str::trim).filter(|m| !m.is_empty());
-    let model = spec.model.as_deref().map(str::trim).filter(|m| !m.is_empty());
+    let mode = spec
+        .mode
+        .as_deref()
+        .map(str::trim)
+        .filter(|m| !m.is_empty());
+    let model = spec
+        .model
+        .as_deref()
+        .map(str::trim)
+        .filter(|m| !m.is_empty());
     let prompt = spec.prompt.as_deref().filter(|p| !p.is_empty());
     match provider {
         Provider::Claude => {
@@ -451,7 +459,10 @@ mod tests {
         };
         assert_eq!(argv(Provider::Claude), ["x", "--resume", id]);
         assert_eq!(argv(Provider::Codex), ["x", "resume", "--", id]);
-        assert_eq!(argv(Provider::Gemini), ["x".to_string(), format!("--resume={id}")]);
+        assert_eq!(
+            argv(Provider::Gemini),
+            ["x".to_string(), format!("--resume={id}")]
+        );
     }
 
     #[test]
@@ -464,8 +475,10 @@ mod tests {
         let argv = agent_argv(Provider::Codex, "codex", &s, Some("http://127.0.0.1:4318"));
         assert!(argv.windows(2).any(|w| w == ["--model", "m1"]));
         assert!(argv.contains(&"--dangerously-bypass-approvals-and-sandbox".to_string()));
-        assert!(argv.iter().any(|a| a.starts_with("otel.exporter=")
-            && a.contains("\"http://127.0.0.1:4318/v1/logs\"")));
+        assert!(
+            argv.iter().any(|a| a.starts_with("otel.exporter=")
+                && a.contains("\"http://127.0.0.1:4318/v1/logs\""))
+        );
         let claude = agent_argv(Provider::Claude, "claude", &s, None);
         assert!(
             claude

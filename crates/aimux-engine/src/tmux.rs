@@ -102,7 +102,10 @@ impl Tmux {
         if socket.is_empty() || !pane.starts_with('%') {
             return None;
         }
-        Some((Tmux::new(Socket::Path(PathBuf::from(socket))), pane.to_string()))
+        Some((
+            Tmux::new(Socket::Path(PathBuf::from(socket))),
+            pane.to_string(),
+        ))
     }
 
     /// A `tmux` command on this server, arguments to be added.
@@ -143,7 +146,8 @@ impl Tmux {
 
     /// Whether a server answers on this socket.
     pub fn is_running(&self) -> bool {
-        self.run(&["list-sessions", "-F", "#{session_name}"]).is_ok()
+        self.run(&["list-sessions", "-F", "#{session_name}"])
+            .is_ok()
     }
 
     /// Names of the sessions (none when no server runs).
@@ -352,7 +356,10 @@ mod tests {
     #[test]
     fn socket_values() {
         assert_eq!(Socket::parse(""), Socket::Default);
-        assert_eq!(Socket::parse("aimux-test"), Socket::Name("aimux-test".into()));
+        assert_eq!(
+            Socket::parse("aimux-test"),
+            Socket::Name("aimux-test".into())
+        );
         assert_eq!(
             Socket::parse("/tmp/x/tmux.sock"),
             Socket::Path("/tmp/x/tmux.sock".into())

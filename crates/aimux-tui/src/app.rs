@@ -584,7 +584,10 @@ impl App {
             Action::Resume => match self.sessions.selected_row() {
                 Some(s) if self.view == View::Sessions => {
                     let session_id = s.id.clone();
-                    self.flash(format!("resuming {session_id} in a new tmux session…"), false);
+                    self.flash(
+                        format!("resuming {session_id} in a new tmux session…"),
+                        false,
+                    );
                     self.request(Request::Resume {
                         session_id,
                         second: false,

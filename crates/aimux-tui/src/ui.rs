@@ -394,18 +394,22 @@ fn draw_not_in_tmux(
         )),
         Line::from(muted(
             t,
-            "aimux can only show and type into an agent's own terminal through tmux.",
+            "aimux shows and types into an agent's terminal only through tmux.",
         )),
         Line::default(),
         Line::from(vec![styled("t", t.key), Span::raw("  open its trace only")]),
         Line::from(vec![
             styled("r", t.key),
-            Span::raw("  resume "),
-            styled(session.unwrap_or("(no session yet)").to_string(), t.text),
-            Span::raw(" in a new tmux session — a "),
+            Span::raw("  resume it in a new tmux session: a "),
             styled("SECOND PROCESS", t.warning.add_modifier(Modifier::BOLD)),
         ]),
-        Line::from(muted(t, "   on the same conversation (this one keeps running)")),
+        Line::from(muted(
+            t,
+            format!(
+                "   on {} (this one keeps running)",
+                session.unwrap_or("(no session yet)")
+            ),
+        )),
         Line::from(vec![styled("esc", t.key), Span::raw(" cancel")]),
     ];
     let block = Block::default()

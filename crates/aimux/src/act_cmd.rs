@@ -105,7 +105,11 @@ fn finish(tmux: &Tmux, s: &Spawned, detach: bool, json: bool) -> Result<ExitCode
             "{} agent started in tmux session {} (pane {}, pid {}) in {}",
             s.provider, s.session, s.pane, s.pid, s.dir
         );
-        println!("attach: tmux {}attach -t {}", socket_prefix(tmux), s.session);
+        println!(
+            "attach: tmux {}attach -t {}",
+            socket_prefix(tmux),
+            s.session
+        );
     }
     if detach || json {
         return Ok(ExitCode::SUCCESS);
@@ -237,7 +241,12 @@ fn pick(rows: &[catalog::SessionRow], n: usize) -> Result<catalog::SessionRow> {
             r.provider.as_str(),
             r.project.as_deref().unwrap_or("-"),
             r.id.get(..8).unwrap_or(&r.id),
-            r.title.as_deref().unwrap_or("").chars().take(60).collect::<String>()
+            r.title
+                .as_deref()
+                .unwrap_or("")
+                .chars()
+                .take(60)
+                .collect::<String>()
         )?;
     }
     write!(out, "resume which (number or text)? ")?;

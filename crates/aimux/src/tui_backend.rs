@@ -192,8 +192,11 @@ impl Backend for EngineBackend {
     fn send(&mut self, pid: u32, text: &str) -> Result<String> {
         self.last_agents = self.live.refresh();
         fn find(rows: &[AgentRow], pid: u32) -> Option<&AgentRow> {
-            rows.iter()
-                .find_map(|r| (r.pid == pid).then_some(r).or_else(|| find(&r.subagents, pid)))
+            rows.iter().find_map(|r| {
+                (r.pid == pid)
+                    .then_some(r)
+                    .or_else(|| find(&r.subagents, pid))
+            })
         }
         let Some(agent) = find(&self.last_agents.agents, pid) else {
             anyhow::bail!("pid {pid} is not a running agent any more");

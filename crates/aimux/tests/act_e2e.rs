@@ -98,7 +98,12 @@ fn start_env(name: &str) -> Env {
         .args(["start", "--state"])
         .arg(&state)
         .args(["--providers", ""])
-        .args(["--owner-pid", &std::process::id().to_string(), "--ttl", "900"])
+        .args([
+            "--owner-pid",
+            &std::process::id().to_string(),
+            "--ttl",
+            "900",
+        ])
         .stdin(Stdio::null())
         .output()
         .expect("run agents_env.py start");
@@ -311,9 +316,7 @@ fn session_files(home: &Path, provider: &str) -> BTreeSet<PathBuf> {
             let p = e.path();
             if p.is_dir() {
                 walk(&p, out, depth + 1);
-            } else if p
-                .extension()
-                .is_some_and(|x| x == "jsonl" || x == "json")
+            } else if p.extension().is_some_and(|x| x == "jsonl" || x == "json")
                 && !p.to_string_lossy().contains("/subagents/")
                 && (p.to_string_lossy().contains("/chats/")
                     || !p.to_string_lossy().contains(".gemini"))
@@ -443,6 +446,19 @@ fn spawn_send_resume_with_real_clis() {
         );
         let new_pid = s["pid"].as_u64().expect("pid") as u32;
         let second = format!("USE_TOOL list files again for {p}");
+        // The resumed TUI takes input once its prompt box is drawn (the session file still
+        // says "idle" from the last run while the new process starts).
+        let ready: &[&str] = match *p {
+            "claude" => &["for shortcuts"],
+            "codex" => &["Ask Codex", "\u{203a} "],
+            _ => &["Type your message"],
+        };
+        let pane = s["pane"].as_str().expect("pane").to_string();
+        wait_for(&format!("{p} resumed TUI ready"), 120, || {
+            let screen = env.tmux(&["capture-pane", "-p", "-t", &pane]);
+            ready.iter().any(|r| screen.contains(r)).then_some(())
+        });
+        std::thread::sleep(Duration::from_secs(1));
         // aimux send refuses until the resumed agent is idle; then types the prompt.
         wait_for(&format!("{p} resumed and idle"), 120, || {
             let agents = env.agents();
@@ -451,11 +467,7 @@ fn spawn_send_resume_with_real_clis() {
                 return None;
             }
             let pid = a["pid"].as_u64()?.to_string();
-            let out = env
-                .aimux()
-                .args(["send", &pid, &second])
-                .output()
-                .ok()?;
+            let out = env.aimux().args(["send", &pid, &second]).output().ok()?;
             out.status.success().then_some(())
         });
         wait_for(&format!("{p} second prompt at the model"), 90, || {
@@ -488,4 +500,143 @@ fn send_refuses_a_pid_that_is_not_an_agent() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("not a running agent"), "{err}");
+}
+
+/// Kills a private tmux server on drop.
+struct OuterTmux(PathBuf);
+
+impl Drop for OuterTmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .arg("-S")
+            .arg(&self.0)
+            .arg("kill-server")
+            .stdin(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+fn outer(sock: &Path, args: &[&str]) -> String {
+    let out = Command::new("tmux")
+        .arg("-S")
+        .arg(sock)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("tmux");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The real aimux dashboard in an outer tmux: Enter on a tmux-hosted Claude Code opens
+/// the split view with its live screen; text typed there reaches the model; the agent's
+/// tmux server sees exactly one client while attached and none after detaching; there is
+/// one agent process tree before, during and after.
+#[test]
+fn attach_split_view_types_into_the_real_agent() {
+    const TEST: &str = "attach_split_view_types_into_the_real_agent";
+    if let Some(why) = skip_reason() {
+        println!("SKIPPED {TEST}: {why}");
+        return;
+    }
+    let env = start_env("attach");
+    let out = env.aimux_ok(&[
+        "spawn",
+        "claude",
+        "--dir",
+        env.project.to_str().expect("utf-8"),
+        "--detach",
+        "--json",
+    ]);
+    let s: Value = serde_json::from_str(&out).expect("spawn --json");
+    let pane = s["pane"].as_str().expect("pane").to_string();
+    let pane_pid = s["pid"].as_u64().expect("pid") as u32;
+    wait_for("claude ready", 120, || {
+        env.tmux(&["capture-pane", "-p", "-t", &pane])
+            .contains("for shortcuts")
+            .then_some(())
+    });
+    let ours = |env: &Env| -> Vec<Value> {
+        env.agents()
+            .into_iter()
+            .filter(|a| a["cwd"].as_str() == env.project.to_str())
+            .collect()
+    };
+    let agent = wait_for("claude discovered in tmux", 60, || {
+        let a = agent_in_pane(&env.agents(), pane_pid)?;
+        a["tmux_target"].is_string().then_some(a)
+    });
+    let agent_pid = agent["pid"].as_u64().expect("pid");
+    assert_eq!(ours(&env).len(), 1, "one agent before attaching");
+
+    let outer_sock = env.state.join("outer.sock");
+    let _guard = OuterTmux(outer_sock.clone());
+    let mut argv: Vec<String> = vec!["env".into()];
+    for (k, v) in &env.cli_env {
+        argv.push(format!("{k}={v}"));
+    }
+    argv.push(format!("AIMUX_DATA_HOME={}", env.home.display()));
+    argv.push(format!(
+        "AIMUX_HOME={}",
+        env.state.join("aimux-home").display()
+    ));
+    argv.push(env!("CARGO_BIN_EXE_aimux").into());
+    let mut cmd = Command::new("tmux");
+    cmd.arg("-S")
+        .arg(&outer_sock)
+        .args(["-f", "/dev/null", "new-session", "-d", "-s", "outer"])
+        .args(["-x", "160", "-y", "48", "--"])
+        .args(&argv)
+        .env("AIMUX_AGENTS_ENV", &env.state)
+        .env_remove("TMUX")
+        .stdin(Stdio::null());
+    assert!(cmd.status().expect("outer tmux").success());
+    let screen = || outer(&outer_sock, &["capture-pane", "-p", "-t", "outer"]);
+    let send = |keys: &[&str]| {
+        let mut a = vec!["send-keys", "-t", "outer"];
+        a.extend_from_slice(keys);
+        outer(&outer_sock, &a);
+    };
+    wait_for("the dashboard lists the agent", 60, || {
+        screen().contains(&agent_pid.to_string()).then_some(())
+    });
+    // Filter to our agent (the machine may run others), then Enter.
+    send(&["-l", &format!("/{agent_pid}")]);
+    send(&["Enter"]);
+    std::thread::sleep(Duration::from_millis(500));
+    send(&["Enter"]);
+    wait_for("the split view shows the agent's live screen", 30, || {
+        let sc = screen();
+        (sc.contains("ctrl-\\ detach") && sc.contains("for shortcuts")).then_some(())
+    });
+    let clients = outer_clients(&env);
+    assert_eq!(
+        clients, 1,
+        "one tmux client attached to the agent's session"
+    );
+
+    let typed = "hello from the aimux split view \u{e9}";
+    send(&["-l", typed]);
+    std::thread::sleep(Duration::from_millis(600));
+    send(&["Enter"]);
+    wait_for("the typed prompt at the model server", 60, || {
+        env.received(typed).then_some(())
+    });
+    assert_eq!(ours(&env).len(), 1, "still one agent while attached");
+
+    send(&["C-\\"]);
+    wait_for("the client detached", 20, || {
+        (outer_clients(&env) == 0).then_some(())
+    });
+    assert!(alive(pane_pid), "detaching left the agent running");
+    assert_eq!(ours(&env).len(), 1, "one agent after detaching");
+    let sc = screen();
+    assert!(sc.contains("keeps running"), "{sc}");
+}
+
+fn outer_clients(env: &Env) -> usize {
+    env.tmux(&["list-clients", "-F", "#{client_pid}"])
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .count()
 }

@@ -284,7 +284,10 @@ pub fn on_terminal_event(app: &mut App) {
         && let Some(mut st) = app.attach.take()
     {
         st.close();
-        app.flash("the tmux client ended (the agent's pane or session is gone)", true);
+        app.flash(
+            "the tmux client ended (the agent's pane or session is gone)",
+            true,
+        );
     }
 }
 
@@ -547,8 +550,8 @@ mod tests {
             return;
         }
         for c in "héllo".chars() {
-            let bytes = encode_key(&k(KeyCode::Char(c), KeyModifiers::NONE), false)
-                .unwrap_or_default();
+            let bytes =
+                encode_key(&k(KeyCode::Char(c), KeyModifiers::NONE), false).unwrap_or_default();
             st.write(&bytes);
         }
         st.write(b"\r");

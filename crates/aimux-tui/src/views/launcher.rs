@@ -115,12 +115,7 @@ pub fn recent_dirs(app: &App) -> Vec<String> {
         .sessions
         .all
         .iter()
-        .filter_map(|r| {
-            Some((
-                r.last_activity.as_deref().unwrap_or(""),
-                r.cwd.as_deref()?,
-            ))
-        })
+        .filter_map(|r| Some((r.last_activity.as_deref().unwrap_or(""), r.cwd.as_deref()?)))
         .collect();
     rows.sort_by(|a, b| b.0.cmp(a.0));
     let mut out: Vec<String> = Vec::new();
@@ -228,10 +223,10 @@ pub fn on_key(app: &mut App, key: &KeyEvent) {
                 }
             }
             _ => {
-                if let Some(input) = st.input_mut() {
-                    if let InputOutcome::Cancel = input.handle(key) {
-                        st.step = Step::Directory;
-                    }
+                if let Some(input) = st.input_mut()
+                    && let InputOutcome::Cancel = input.handle(key)
+                {
+                    st.step = Step::Directory;
                 }
             }
         },
@@ -311,7 +306,11 @@ pub fn draw(app: &App, f: &mut Frame, area: Rect) {
             let room = usize::from(r.height.saturating_sub(6)).max(1);
             let start = st.dir_selected.saturating_sub(room.saturating_sub(1));
             for (i, d) in st.dirs.iter().enumerate().skip(start).take(room) {
-                lines.push(field_line(app, "", d.clone(), i == st.dir_selected));
+                let sel = i == st.dir_selected;
+                lines.push(Line::from(vec![
+                    styled(if sel { "▶ " } else { "  " }, t.accent),
+                    styled(d.clone(), if sel { t.key } else { t.text }),
+                ]));
             }
             if st.dirs.is_empty() {
                 lines.push(Line::from(muted(t, "  (none yet: type a path)")));
@@ -350,8 +349,9 @@ pub fn draw(app: &App, f: &mut Frame, area: Rect) {
                 lines.push(field_line(app, name, value, i == st.field));
             }
             lines.push(Line::default());
-            lines.push(Line::from(vec![Span::raw("  "), muted(t, "tmux session: ")])
-                .patch_style(t.muted));
+            lines.push(
+                Line::from(vec![Span::raw("  "), muted(t, "tmux session: ")]).patch_style(t.muted),
+            );
             lines.push(Line::from(styled(
                 format!(
                     "    aimux-{}-{}-<n> (detached; survives aimux)",
