@@ -405,6 +405,40 @@ pub fn generate(
     regenerate: bool,
     progress: &mut dyn FnMut(usize, usize),
 ) -> TitleReport {
+    generate_with(
+        rows,
+        config,
+        cache,
+        &mut |row: &SessionRow| opening_prompts(index, &row.files, 3),
+        regenerate,
+        progress,
+    )
+}
+
+/// Sessions that [`generate`] would ask the model about (no agent title, no cached one),
+/// with their opening prompts: lets a background job run without the index.
+pub fn pending_prompts(
+    rows: &[SessionRow],
+    cache: &TitleCache,
+    index: &Index,
+) -> HashMap<(Provider, String), Vec<String>> {
+    rows.iter()
+        .filter(|r| r.title_source != Some(TitleSource::Agent))
+        .filter(|r| cache.get(r.provider, &r.id).is_none())
+        .map(|r| ((r.provider, r.id.clone()), opening_prompts(index, &r.files, 3)))
+        .filter(|(_, p)| !p.is_empty())
+        .collect()
+}
+
+/// [`generate`] with the opening prompts from `prompts_of`.
+pub fn generate_with(
+    rows: &mut [SessionRow],
+    config: &TitlesConfig,
+    cache: &mut TitleCache,
+    prompts_of: &mut dyn FnMut(&SessionRow) -> Vec<String>,
+    regenerate: bool,
+    progress: &mut dyn FnMut(usize, usize),
+) -> TitleReport {
     let mut report = TitleReport::default();
     let key = config.key().filter(|_| config.enabled);
     let interval = Duration::from_millis(60_000 / u64::from(config.requests_per_minute.max(1)));
@@ -433,7 +467,7 @@ pub fn generate(
             report.skipped += 1;
             continue;
         }
-        let prompts = opening_prompts(index, &row.files, 3);
+        let prompts = prompts_of(row);
         if prompts.is_empty() {
             report.skipped += 1;
             continue;

@@ -9,7 +9,9 @@ use crate::event::{AppEvent, Request, Response};
 use crate::input::{InputOutcome, TextInput};
 use crate::keymap::{Action, Key, Keymap, Scope};
 use crate::theme::Theme;
-use crate::views::{agents, attach, costs, health, launcher, sessions, teams, trace};
+use crate::views::{
+    agents, attach, costs, health, launcher, search_results, sessions, teams, trace,
+};
 use aimux_engine::annotations::Label;
 use chrono::{DateTime, Utc};
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseEvent, MouseEventKind};
@@ -85,6 +87,13 @@ pub enum Popup {
         pid: u32,
         provider: String,
         session_id: Option<String>,
+    },
+    /// `d` in the sessions view: move the session's files to aimux's trash?
+    ConfirmTrash {
+        session_id: String,
+        provider: String,
+        title: String,
+        files: Vec<String>,
     },
 }
 
@@ -192,6 +201,7 @@ impl App {
             Request::Teams => self.teams.loading = true,
             Request::Annotate { .. } | Request::Kill { .. } => {}
             Request::Spawn { .. } | Request::Resume { .. } | Request::Send { .. } => {}
+            Request::Search { .. } | Request::Trash { .. } => {}
         }
         if !self.outbox.iter().any(|q| r.coalesces_with(q) && *q == r) {
             self.outbox.push(r);
@@ -425,6 +435,7 @@ impl App {
                         self.trace.session_id = Some(t.session.id.clone());
                         let width = trace::text_width(self.size);
                         self.trace.set(*t, &self.theme, width);
+                        trace::reveal(self);
                     }
                     Err(e) => self.trace.error = Some(e),
                 }
@@ -462,6 +473,16 @@ impl App {
                     Err(e) => self.flash(e, true),
                 }
                 self.request(Request::Agents);
+            }
+            Response::Searched { query, result } => {
+                search_results::on_result(self, query, result)
+            }
+            Response::Trashed { session_id, result } => {
+                match result {
+                    Ok(msg) => self.flash(msg, false),
+                    Err(e) => self.flash(format!("{session_id} not moved: {e}"), true),
+                }
+                self.request(Request::Sessions);
             }
             Response::Teams(res) => {
                 self.teams.loading = false;
@@ -501,6 +522,10 @@ impl App {
             }
             Mode::Filter(mut input) => {
                 match input.handle(&key) {
+                    // In the sessions view Enter searches the full text of every session.
+                    InputOutcome::Submit if self.view == View::Sessions => {
+                        search_results::start(self, input.text())
+                    }
                     InputOutcome::Submit => {}
                     InputOutcome::Cancel => self.set_filter(String::new()),
                     InputOutcome::Changed => {
@@ -547,7 +572,9 @@ impl App {
             Action::Back => {
                 let had_filter = match self.view {
                     View::Agents => !self.agents.filter.is_empty(),
-                    View::Sessions => !self.sessions.filter.is_empty(),
+                    View::Sessions => {
+                        !self.sessions.filter.is_empty() || self.sessions.search.is_some()
+                    }
                     View::Trace => !self.trace.search.is_empty(),
                     _ => false,
                 };
@@ -707,6 +734,21 @@ impl App {
                 self.flash("kill cancelled", false);
             }
             p @ Popup::ConfirmKill { .. } => self.popup = Some(p),
+            Popup::ConfirmTrash { session_id, .. }
+                if matches!(key.code, KeyCode::Char('y') | KeyCode::Char('Y')) && !ctrl_c =>
+            {
+                self.flash(format!("moving {session_id} to the trash…"), false);
+                self.request(Request::Trash { session_id });
+            }
+            Popup::ConfirmTrash { .. }
+                if matches!(
+                    key.code,
+                    KeyCode::Char('n') | KeyCode::Char('N') | KeyCode::Esc | KeyCode::Char('q')
+                ) || ctrl_c =>
+            {
+                self.flash("nothing moved", false);
+            }
+            p @ Popup::ConfirmTrash { .. } => self.popup = Some(p),
             Popup::NotInTmux { session_id, .. } => match key.code {
                 KeyCode::Char('t') | KeyCode::Enter if !ctrl_c => match session_id {
                     Some(id) => self.open_trace(id),

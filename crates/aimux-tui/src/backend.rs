@@ -115,4 +115,22 @@ pub trait Backend {
         let _ = (pid, text);
         anyhow::bail!("sending prompts is not available with this backend")
     }
+
+    /// Full-text search over every session's prompts, answers and tool input/output
+    /// (history view `/` + Enter). The index is brought up to date first.
+    fn search(
+        &mut self,
+        query: &str,
+        limit: usize,
+    ) -> anyhow::Result<Vec<aimux_engine::search::SearchHit>> {
+        let _ = (query, limit);
+        anyhow::bail!("search is not available with this backend")
+    }
+
+    /// Moves a session's files to aimux's trash (after the user confirmed); restorable
+    /// with `aimux trash restore`. Returns a message.
+    fn trash(&mut self, session_id: &str) -> anyhow::Result<String> {
+        let _ = session_id;
+        anyhow::bail!("deleting sessions is not available with this backend")
+    }
 }

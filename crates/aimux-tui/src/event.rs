@@ -49,6 +49,14 @@ pub enum Request {
         pid: u32,
         text: String,
     },
+    /// Full-text search (history view).
+    Search {
+        query: String,
+    },
+    /// Move a session's files to the trash.
+    Trash {
+        session_id: String,
+    },
 }
 
 impl Request {
@@ -59,6 +67,7 @@ impl Request {
             (Request::Annotate { .. }, _) | (Request::Kill { .. }, _) => false,
             (Request::Spawn { .. }, _) | (Request::Resume { .. }, _) => false,
             (Request::Send { .. }, _) => false,
+            (Request::Trash { .. }, _) => false,
             (Request::Costs { .. }, Request::Costs { .. }) => true,
             (Request::Trace { .. }, Request::Trace { .. }) => true,
             (a, b) => std::mem::discriminant(a) == std::mem::discriminant(b),
@@ -74,6 +83,7 @@ impl Request {
                 | Request::Spawn { .. }
                 | Request::Resume { .. }
                 | Request::Send { .. }
+                | Request::Trash { .. }
         )
     }
 }
@@ -106,6 +116,15 @@ pub enum Response {
     Teams(Result<TeamsReport, String>),
     /// A spawn, resume or send finished: a message for the user.
     Acted(Result<String, String>),
+    Searched {
+        query: String,
+        result: Result<Vec<aimux_engine::search::SearchHit>, String>,
+    },
+    /// A session went to the trash (or did not).
+    Trashed {
+        session_id: String,
+        result: Result<String, String>,
+    },
 }
 
 #[derive(Debug)]

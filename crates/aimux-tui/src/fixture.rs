@@ -687,6 +687,57 @@ pub enum Call {
         note: Option<String>,
     },
     Kill(u32),
+    Trash(String),
+}
+
+/// Full-text search over the fixture trace (the engine's query rules: words must all
+/// appear, case-insensitive), for the history view's results.
+pub fn search_hits(query: &str) -> Result<Vec<aimux_engine::search::SearchHit>, String> {
+    use aimux_engine::search::{HitKind, SearchHit, build_match};
+    build_match(query).map_err(|e| e.to_string())?;
+    let words: Vec<String> = query
+        .split_whitespace()
+        .map(|w| w.trim_matches(|c: char| !c.is_alphanumeric()).to_lowercase())
+        .filter(|w| !w.is_empty())
+        .collect();
+    let t = trace();
+    let mut hits = Vec::new();
+    for turn in &t.turns {
+        let mut texts = vec![(HitKind::Prompt, turn.user.clone()), (HitKind::Answer, turn.output.clone())];
+        for tool in &turn.tools {
+            texts.push((HitKind::ToolInput, format!("{} {}", tool.name, tool.input)));
+            if let Some(o) = tool.output.clone().or_else(|| tool.error.clone()) {
+                texts.push((HitKind::ToolOutput, o));
+            }
+        }
+        let found = texts.into_iter().find(|(_, text)| {
+            let lower = text.to_lowercase();
+            words.iter().all(|w| lower.contains(w.as_str()))
+        });
+        if let Some((kind, text)) = found {
+            let snippet = text.split_whitespace().collect::<Vec<_>>().join(" ");
+            let lower = snippet.to_lowercase();
+            let mut highlights: Vec<(usize, usize)> = words
+                .iter()
+                .filter_map(|w| lower.find(w.as_str()).map(|s| (s, s + w.len())))
+                .collect();
+            highlights.sort_unstable();
+            hits.push(SearchHit {
+                session: t.session.id.clone(),
+                provider: t.session.provider,
+                project: t.session.project.clone(),
+                file: t.session.file.clone(),
+                turn: turn.number,
+                turn_id: turn.id.clone(),
+                subagent: turn.subagent.clone(),
+                kind,
+                snippet,
+                highlights,
+                rank: -1.0,
+            });
+        }
+    }
+    Ok(hits)
 }
 
 /// Serves the fixtures; records annotate/kill calls; can be made slow.
@@ -783,5 +834,21 @@ impl Backend for FixtureBackend {
     fn teams(&mut self) -> anyhow::Result<TeamsReport> {
         self.wait();
         Ok(teams())
+    }
+
+    fn search(
+        &mut self,
+        query: &str,
+        _limit: usize,
+    ) -> anyhow::Result<Vec<aimux_engine::search::SearchHit>> {
+        self.wait();
+        search_hits(query).map_err(anyhow::Error::msg)
+    }
+
+    fn trash(&mut self, session_id: &str) -> anyhow::Result<String> {
+        if let Ok(mut c) = self.calls.lock() {
+            c.push(Call::Trash(session_id.to_string()));
+        }
+        Ok(format!("moved {session_id} to the trash"))
     }
 }

@@ -68,6 +68,7 @@ pub enum Action {
     Follow,
     Resume,
     Attach,
+    Delete,
 }
 
 pub struct ActionInfo {
@@ -349,6 +350,14 @@ pub const ACTIONS: &[ActionInfo] = &[
         short: "",
         scopes: &[Agents],
         keys: &["a"],
+    },
+    ActionInfo {
+        action: Action::Delete,
+        name: "delete",
+        description: "move the session's files to the trash (asks first)",
+        short: "",
+        scopes: &[Sessions],
+        keys: &["d"],
     },
 ];
 

@@ -77,6 +77,14 @@ pub fn draw(app: &App, f: &mut Frame) {
             provider,
             session_id,
         }) => draw_not_in_tmux(app, f, area, *pid, provider, session_id.as_deref()),
+        Some(Popup::ConfirmTrash {
+            session_id,
+            provider,
+            title,
+            files,
+        }) => crate::views::search_results::draw_confirm_trash(
+            app, f, area, session_id, provider, title, files,
+        ),
         None => {}
     }
 }

@@ -51,6 +51,16 @@ pub fn execute(backend: &mut dyn Backend, request: Request) -> Response {
             Response::Acted(backend.resume(&session_id, second).map_err(text))
         }
         Request::Send { pid, text: t } => Response::Acted(backend.send(pid, &t).map_err(text)),
+        Request::Search { query } => Response::Searched {
+            result: backend
+                .search(&query, crate::views::search_results::LIMIT)
+                .map_err(text),
+            query,
+        },
+        Request::Trash { session_id } => Response::Trashed {
+            result: backend.trash(&session_id).map_err(text),
+            session_id,
+        },
     }
 }
 

@@ -237,8 +237,11 @@ pub fn trash_cmd(ctx: &mut Context, args: &TrashArgs) -> Result<ExitCode> {
 
 /// The `titles:` section of config.yaml (the rest of the config is read elsewhere).
 pub fn titles_config(ctx: &Context) -> Result<TitlesConfig> {
-    let path = ctx.dirs.config_path();
-    let text = match std::fs::read_to_string(&path) {
+    titles_config_at(&ctx.dirs.config_path())
+}
+
+pub fn titles_config_at(path: &std::path::Path) -> Result<TitlesConfig> {
+    let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(_) => return Ok(TitlesConfig::default()),
     };

@@ -24,6 +24,8 @@ pub struct EngineBackend {
     live: LiveEngine,
     annotations: AnnotationStore,
     last_agents: AgentsSnapshot,
+    /// The background title job has been started (once per dashboard run).
+    titles_started: bool,
 }
 
 impl EngineBackend {
@@ -35,6 +37,7 @@ impl EngineBackend {
             prices,
             live,
             last_agents: AgentsSnapshot::default(),
+            titles_started: false,
         }
     }
 
@@ -48,7 +51,55 @@ impl EngineBackend {
             &mut warnings,
         )?;
         catalog::apply_annotation_counts(&mut rows, &self.annotations);
+        let cache = aimux_engine::titles::cache_and_apply(
+            &mut rows,
+            &self.dirs.aimux_home,
+            self.live.index(),
+        )?;
+        self.start_titles(&rows, &cache);
         Ok(rows)
+    }
+
+    /// Model titles in the background (only with a configured key): the prompts are read
+    /// here, the requests run on their own thread, and the next sessions load shows the
+    /// cached titles.
+    fn start_titles(&mut self, rows: &[SessionRow], cache: &aimux_engine::titles::TitleCache) {
+        use aimux_engine::titles;
+        if self.titles_started {
+            return;
+        }
+        self.titles_started = true;
+        let Ok(config) = crate::history_cmd::titles_config_at(&self.dirs.config_path()) else {
+            return;
+        };
+        if !config.enabled || config.key().is_none() {
+            return;
+        }
+        let mut prompts = titles::pending_prompts(rows, cache, self.live.index());
+        if prompts.is_empty() {
+            return;
+        }
+        let mut rows: Vec<SessionRow> = rows
+            .iter()
+            .filter(|r| prompts.contains_key(&(r.provider, r.id.clone())))
+            .cloned()
+            .collect();
+        let home = self.dirs.aimux_home.clone();
+        let _ = std::thread::Builder::new()
+            .name("aimux-titles".into())
+            .spawn(move || {
+                let mut cache = titles::TitleCache::load(&home);
+                titles::generate_with(
+                    &mut rows,
+                    &config,
+                    &mut cache,
+                    &mut |r: &SessionRow| {
+                        prompts.remove(&(r.provider, r.id.clone())).unwrap_or_default()
+                    },
+                    false,
+                    &mut |_, _| {},
+                );
+            });
     }
 }
 
@@ -144,6 +195,36 @@ impl Backend for EngineBackend {
             std::env::var_os("PATH").as_deref(),
             &self.last_agents,
             &HealthOptions::default(),
+        ))
+    }
+
+    fn search(
+        &mut self,
+        query: &str,
+        limit: usize,
+    ) -> Result<Vec<aimux_engine::search::SearchHit>> {
+        scan(&self.dirs.home, self.live.index_mut(), None)?;
+        let opts = aimux_engine::search::SearchOptions {
+            limit,
+            ..Default::default()
+        };
+        Ok(aimux_engine::search::search(
+            self.live.index(),
+            query,
+            &opts,
+        )?)
+    }
+
+    fn trash(&mut self, session_id: &str) -> Result<String> {
+        let rows = self.all_sessions()?;
+        let row = catalog::find_session(&rows, session_id).map_err(anyhow::Error::msg)?;
+        let entry = aimux_engine::trash::trash_session(&self.dirs.aimux_home, row)?;
+        scan(&self.dirs.home, self.live.index_mut(), None)?;
+        Ok(format!(
+            "moved {} file(s) of {} to the trash (aimux trash restore {})",
+            entry.files.len(),
+            entry.session,
+            entry.session
         ))
     }
 

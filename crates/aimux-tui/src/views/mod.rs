@@ -5,6 +5,7 @@ pub mod attach;
 pub mod costs;
 pub mod health;
 pub mod launcher;
+pub mod search_results;
 pub mod sessions;
 pub mod teams;
 pub mod trace;

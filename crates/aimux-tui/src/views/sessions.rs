@@ -59,6 +59,8 @@ pub struct State {
     pub selected: usize,
     /// Opened as `:history`.
     pub history: bool,
+    /// Full-text search results shown instead of the list (`/` then Enter).
+    pub search: Option<super::search_results::State>,
 }
 
 pub fn title(s: &SessionRow) -> String {
@@ -123,6 +125,7 @@ impl State {
     }
 
     pub fn set_filter(&mut self, f: String) {
+        self.search = None;
         self.filter = f;
         self.selected = 0;
         self.rebuild(None);
@@ -196,6 +199,9 @@ impl State {
 }
 
 pub fn on_action(app: &mut App, action: Action) {
+    if super::search_results::on_action(app, action) {
+        return;
+    }
     if let Some(i) = list_move(
         app,
         action,
@@ -216,6 +222,11 @@ pub fn on_action(app: &mut App, action: Action) {
                 app.open_trace(id);
             }
         }
+        Action::Delete => {
+            if let Some(id) = app.sessions.selected_row().map(|r| r.id.clone()) {
+                super::search_results::confirm_delete(app, &id);
+            }
+        }
         _ => {}
     }
 }
@@ -233,6 +244,10 @@ const COLS: [Col; 9] = [
 ];
 
 pub fn draw(app: &App, f: &mut Frame, area: Rect) {
+    if app.sessions.search.is_some() {
+        super::search_results::draw(app, f, area);
+        return;
+    }
     let t = &app.theme;
     let st = &app.sessions;
     let name = if st.history { "History" } else { "Sessions" };

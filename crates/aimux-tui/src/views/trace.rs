@@ -42,6 +42,10 @@ pub struct State {
     pub match_index: usize,
     /// What the live agent looked like at the last load (to notice it moved on).
     tail_mark: Option<String>,
+    /// Select this turn (by id) when the trace arrives: opened from a search hit.
+    pub pending_turn: Option<String>,
+    /// The selected turn was just set from `pending_turn`: scroll to it ([`reveal`]).
+    pub reveal_pending: bool,
 }
 
 /// Width available to an answer's markdown for a terminal of `size`.
@@ -72,6 +76,13 @@ impl State {
         }
     }
 
+    /// Opens `session_id` at turn `turn_id` (a search hit).
+    pub fn open_at(&mut self, session_id: String, turn_id: String) {
+        self.open(session_id);
+        self.pending_turn = Some(turn_id);
+        self.follow = false;
+    }
+
     pub fn set(&mut self, trace: Trace, theme: &Theme, width: usize) {
         let keep = self
             .trace
@@ -88,6 +99,12 @@ impl State {
             && let Some(i) = trace.turns.iter().position(|t| t.id == id)
         {
             self.selected = i;
+        }
+        if let Some(id) = self.pending_turn.take()
+            && let Some(i) = trace.turns.iter().position(|t| t.id == id)
+        {
+            self.selected = i;
+            self.reveal_pending = true;
         }
         self.selected = self.selected.min(trace.turns.len().saturating_sub(1));
         self.trace = Some(trace);
@@ -642,6 +659,17 @@ pub fn annotate(app: &mut App, index: usize, label: Label, note: Option<String>)
         label.as_str().to_uppercase()
     };
     app.flash(format!("turn #{number}: {shown}"), false);
+}
+
+/// Scrolls to the selected turn once after it was chosen by [`State::open_at`].
+pub fn reveal(app: &mut App) {
+    if !std::mem::take(&mut app.trace.reveal_pending) {
+        return;
+    }
+    let (width, height) = viewport(app);
+    let (lines, starts) = turn_lines(&app.trace, &app.theme, width);
+    let line = starts.get(app.trace.selected).copied().unwrap_or(0);
+    app.trace.scroll = line.min(max_scroll(lines.len(), height));
 }
 
 pub fn set_search(app: &mut App, q: String) {
