@@ -43,6 +43,8 @@ pub struct LiveEngine {
     last_full_scan: Option<Instant>,
     /// Directories the last full scan could not read, per provider.
     scan_errors: Vec<ProviderError>,
+    /// OTLP telemetry merged into rows (tokens/cost before the file catches up).
+    telemetry: Option<std::sync::Arc<crate::otlp::store::TelemetryStore>>,
 }
 
 impl LiveEngine {
@@ -57,7 +59,13 @@ impl LiveEngine {
             files: HashMap::new(),
             last_full_scan: None,
             scan_errors: Vec::new(),
+            telemetry: None,
         }
+    }
+
+    /// Merges telemetry from the OTLP receiver into agent rows.
+    pub fn set_telemetry(&mut self, store: std::sync::Arc<crate::otlp::store::TelemetryStore>) {
+        self.telemetry = Some(store);
     }
 
     pub fn index(&self) -> &Index {
@@ -339,6 +347,23 @@ impl LiveEngine {
                 claude.map(|c| c.session_id.clone()),
                 None,
             ),
+        };
+        let (tokens, cost) = match (&self.telemetry, &session_id) {
+            (Some(store), Some(id)) => match store.session(a.provider, id) {
+                Some(tel) => {
+                    let turns = file.as_ref().map_or(0, |f| f.turns);
+                    let (t, _, c) = crate::otlp::merge::merge_totals_priced(
+                        tokens,
+                        turns,
+                        cost,
+                        &tel,
+                        &self.prices,
+                    );
+                    (t, c)
+                }
+                None => (tokens, cost),
+            },
+            _ => (tokens, cost),
         };
         let cwd = a
             .cwd

@@ -122,3 +122,39 @@ pub fn merge_totals(
     }
     (tokens, turns)
 }
+
+/// Live-row totals: [`merge_totals`] plus cost. The file's cost (priced from its models)
+/// stays; each telemetry turn beyond the file adds the cost the provider reported for it,
+/// else its tokens priced with `prices`. `None` cost when any part cannot be priced.
+pub fn merge_totals_priced(
+    file_tokens: TokenUsage,
+    file_turns: u64,
+    file_cost: Option<f64>,
+    tel: &TelemetrySession,
+    prices: &aimux_core::pricing::PriceTable,
+) -> (TokenUsage, u64, Option<f64>) {
+    let mut turns: Vec<&super::store::TelTurn> = tel.turns.iter().collect();
+    turns.sort_by_key(|t| t.turn.started_at);
+    let mut tokens = file_tokens;
+    let mut count = file_turns;
+    let mut cost = file_cost;
+    for t in turns
+        .into_iter()
+        .skip(usize::try_from(file_turns).unwrap_or(usize::MAX))
+    {
+        tokens += t.turn.tokens;
+        count += 1;
+        let extra = t.cost_usd.or_else(|| {
+            t.turn
+                .usage_by_model
+                .iter()
+                .map(|m| prices.cost(&m.model, &m.tokens))
+                .sum::<Option<f64>>()
+        });
+        cost = match (cost, extra) {
+            (Some(a), Some(b)) => Some(a + b),
+            _ => None,
+        };
+    }
+    (tokens, count, cost)
+}

@@ -117,6 +117,8 @@ struct Shared {
     stats: Mutex<Stats>,
     connections: AtomicUsize,
     stop: AtomicBool,
+    /// The latest live-agents snapshot (JSON) of the process running the receiver.
+    agents: Mutex<Option<serde_json::Value>>,
 }
 
 pub struct Receiver {
@@ -143,6 +145,7 @@ impl Receiver {
             stats: Mutex::new(Stats::default()),
             connections: AtomicUsize::new(0),
             stop: AtomicBool::new(false),
+            agents: Mutex::new(None),
         });
         let sh = shared.clone();
         let thread = std::thread::Builder::new()
@@ -162,6 +165,11 @@ impl Receiver {
 
     pub fn store(&self) -> &Arc<TelemetryStore> {
         &self.shared.store
+    }
+
+    /// Publishes the live agents (merged with telemetry) at `GET /debug/agents`.
+    pub fn set_agents(&self, snapshot: serde_json::Value) {
+        *self.shared.agents.lock().unwrap_or_else(|e| e.into_inner()) = Some(snapshot);
     }
 
     /// The `/debug` document.
@@ -543,12 +551,19 @@ fn handle(shared: &Shared, req: &Request, body: Vec<u8>) -> (u16, &'static str, 
     }
     let signal = match req.path.as_str() {
         "/v1/logs" | "/v1/traces" | "/v1/metrics" => req.path.as_str(),
-        "/debug" | "/debug/" | "/debug/sessions" | "/" if req.method == "GET" => {
+        "/debug" | "/debug/" | "/debug/sessions" | "/debug/agents" | "/" if req.method == "GET" => {
             record(shared, req, None, size, 200, None);
-            let doc = if req.path == "/debug/sessions" {
+            let doc = if req.path == "/debug/agents" {
+                shared
+                    .agents
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .clone()
+                    .unwrap_or(serde_json::Value::Null)
+            } else if req.path == "/debug/sessions" {
                 serde_json::to_value(shared.store.summaries()).unwrap_or_default()
             } else if req.path == "/" {
-                serde_json::json!({"service": "aimux otlp receiver", "paths": ["/v1/logs", "/v1/traces", "/v1/metrics", "/debug", "/debug/sessions"]})
+                serde_json::json!({"service": "aimux otlp receiver", "paths": ["/v1/logs", "/v1/traces", "/v1/metrics", "/debug", "/debug/sessions", "/debug/agents"]})
             } else {
                 let events = req
                     .query
