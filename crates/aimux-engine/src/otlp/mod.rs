@@ -9,6 +9,7 @@
 //! * [`export`]: a session as one OTLP trace (session → turns → tool calls) for MLflow or
 //!   any OTLP backend, and as JSONL.
 
+pub mod agent_env;
 pub mod decode;
 pub mod export;
 pub mod merge;
