@@ -3,6 +3,8 @@
 //! provider trait with its health model ([`provider`]).
 
 pub mod coord;
+#[cfg(feature = "fake-k8s")]
+pub mod fake_k8s;
 #[cfg(feature = "k8s")]
 pub mod k8s;
 pub mod mcp;

@@ -2,7 +2,7 @@
 //! agent dispatch work to workers through the same Redis coordination as everything else.
 
 use crate::coord::{Coordinator, Message, NewTask};
-use crate::provider::{InfraProvider, RedisK8sProvider};
+use crate::provider::{Compute, InfraProvider, RedisK8sProvider};
 use crate::schema::{self, now_ms};
 use aimux_core::pricing::PriceTable;
 use rmcp::handler::server::router::tool::ToolRouter;
@@ -83,6 +83,7 @@ pub struct AimuxMcp {
     url: String,
     prefix: String,
     prices: Arc<PriceTable>,
+    compute: Option<Compute>,
     coord: Arc<Mutex<Option<Coordinator>>>,
     tool_router: ToolRouter<Self>,
 }
@@ -109,11 +110,17 @@ macro_rules! coord_or_err {
 
 #[tool_router]
 impl AimuxMcp {
-    pub fn new(url: String, prefix: String, prices: PriceTable) -> AimuxMcp {
+    pub fn new(
+        url: String,
+        prefix: String,
+        prices: PriceTable,
+        compute: Option<Compute>,
+    ) -> AimuxMcp {
         AimuxMcp {
             url,
             prefix,
             prices: Arc::new(prices),
+            compute,
             coord: Arc::new(Mutex::new(None)),
             tool_router: Self::tool_router(),
         }
@@ -139,7 +146,7 @@ impl AimuxMcp {
         Parameters(p): Parameters<SpawnWorkersParams>,
     ) -> Result<CallToolResult, McpError> {
         let coord = coord_or_err!(self);
-        let provider = RedisK8sProvider::new(coord.clone(), None);
+        let provider = RedisK8sProvider::new(coord.clone(), self.compute.clone());
         match provider.scale(&p.provider, p.count).await {
             Ok(msg) => ok_json(json!({"scaled": true, "message": msg})),
             Err(e) => {
@@ -343,8 +350,13 @@ impl ServerHandler for AimuxMcp {
 }
 
 /// Serves MCP on stdin/stdout until the client closes the connection.
-pub async fn serve_stdio(url: String, prefix: String, prices: PriceTable) -> anyhow::Result<()> {
-    let server = AimuxMcp::new(url, prefix, prices);
+pub async fn serve_stdio(
+    url: String,
+    prefix: String,
+    prices: PriceTable,
+    compute: Option<Compute>,
+) -> anyhow::Result<()> {
+    let server = AimuxMcp::new(url, prefix, prices, compute);
     let service = server.serve(rmcp::transport::stdio()).await?;
     service.waiting().await?;
     Ok(())

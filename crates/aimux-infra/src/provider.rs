@@ -136,28 +136,71 @@ pub trait InfraProvider {
     fn kill(&self, workload: &str) -> impl Future<Output = Result<String, InfraError>> + Send;
 }
 
-/// Kubernetes settings, when a cluster is configured (not wired yet: see the report).
-#[derive(Debug, Clone, Default)]
-pub struct K8sSettings {
-    pub context: Option<String>,
-    pub namespace: String,
-}
+/// The compute backend: Kubernetes when built with the `k8s` feature.
+#[cfg(feature = "k8s")]
+pub type Compute = crate::k8s::K8s;
+/// The compute backend: none without the `k8s` feature.
+#[cfg(not(feature = "k8s"))]
+#[derive(Clone)]
+pub enum Compute {}
+
+/// How long `scale` waits for replicas to become ready.
+pub const SCALE_WAIT: std::time::Duration = std::time::Duration::from_secs(180);
 
 /// Redis coordination + Kubernetes compute.
 pub struct RedisK8sProvider {
     coord: Coordinator,
-    k8s: Option<K8sSettings>,
+    compute: Option<Compute>,
 }
 
 impl RedisK8sProvider {
-    pub fn new(coord: Coordinator, k8s: Option<K8sSettings>) -> RedisK8sProvider {
-        RedisK8sProvider { coord, k8s }
+    pub fn new(coord: Coordinator, compute: Option<Compute>) -> RedisK8sProvider {
+        RedisK8sProvider { coord, compute }
     }
 
     fn no_compute(&self) -> InfraError {
         InfraError::NotConfigured(
-            "no compute backend is configured: this aimux has no Kubernetes cluster set up, so it cannot start workers or remote sessions; run `aimux worker --provider P` where the agent CLI is installed".into(),
+            "no compute backend is configured: this aimux has no Kubernetes cluster set up (config `kubernetes:`), so it cannot start workers or remote sessions; run `aimux worker --provider P` where the agent CLI is installed".into(),
         )
+    }
+}
+
+fn not_configured_compute() -> Layer {
+    Layer {
+        configured: false,
+        summary: "no Kubernetes cluster configured".into(),
+        ..Default::default()
+    }
+}
+
+#[allow(clippy::unused_async)]
+async fn compute_health(c: Option<&Compute>) -> (Layer, Vec<Workload>) {
+    match c {
+        None => (not_configured_compute(), Vec::new()),
+        #[cfg(feature = "k8s")]
+        Some(k) => {
+            let layer = k.compute_layer().await;
+            let workloads = if layer.ok {
+                match k.workloads().await {
+                    Ok(w) => w,
+                    Err(e) => vec![Workload {
+                        kind: "error".into(),
+                        name: "workloads".into(),
+                        location: "k8s".into(),
+                        phase: "unknown".into(),
+                        reason: Some(e.to_string()),
+                        provider: None,
+                        current_task: None,
+                        heartbeat_age_ms: None,
+                    }],
+                }
+            } else {
+                Vec::new()
+            };
+            (layer, workloads)
+        }
+        #[cfg(not(feature = "k8s"))]
+        Some(never) => match *never {},
     }
 }
 
@@ -222,34 +265,26 @@ impl InfraProvider for RedisK8sProvider {
 
     async fn health(&self) -> InfraHealth {
         let coordination = coordination_layer(&self.coord).await;
-        let compute = match &self.k8s {
-            None => Layer {
-                configured: false,
-                summary: "no Kubernetes cluster configured".into(),
-                ..Default::default()
-            },
-            Some(k) => Layer {
-                configured: true,
-                ok: false,
-                summary: "the Kubernetes client is not built into this aimux yet".into(),
-                target: Some(k.namespace.clone()),
-                ..Default::default()
-            },
-        };
+        let (compute, k8s_workloads) = compute_health(self.compute.as_ref()).await;
+        let mut workloads = k8s_workloads;
+        if coordination.ok {
+            workloads.extend(worker_workloads(&self.coord).await);
+        }
         InfraHealth {
             backend: self.name().into(),
-            workloads: if coordination.ok {
-                worker_workloads(&self.coord).await
-            } else {
-                Vec::new()
-            },
+            workloads,
             coordination,
             compute,
         }
     }
 
     async fn spawn_session(&self, _provider: &str) -> Result<String, InfraError> {
-        Err(self.no_compute())
+        match &self.compute {
+            None => Err(self.no_compute()),
+            Some(_) => Err(InfraError::Other(
+                "remote interactive sessions (attach through exec) are not implemented yet".into(),
+            )),
+        }
     }
 
     async fn submit_task(&self, task: &NewTask) -> Result<TaskRecord, InfraError> {
@@ -264,8 +299,23 @@ impl InfraProvider for RedisK8sProvider {
         Ok(self.coord.task(id).await?)
     }
 
-    async fn scale(&self, _provider: &str, _count: u32) -> Result<String, InfraError> {
-        Err(self.no_compute())
+    async fn scale(&self, provider: &str, count: u32) -> Result<String, InfraError> {
+        match &self.compute {
+            None => Err(self.no_compute()),
+            #[cfg(feature = "k8s")]
+            Some(k) => {
+                let n = i32::try_from(count)
+                    .map_err(|_| InfraError::Other(format!("{count} workers is too many")))?;
+                k.scale_workers(provider, n, SCALE_WAIT)
+                    .await
+                    .map_err(|e| InfraError::Other(e.to_string()))
+            }
+            #[cfg(not(feature = "k8s"))]
+            Some(never) => {
+                let _ = (provider, count);
+                match *never {}
+            }
+        }
     }
 
     async fn kill(&self, workload: &str) -> Result<String, InfraError> {
@@ -292,24 +342,23 @@ impl InfraProvider for RedisK8sProvider {
 
 /// Health of the configured infrastructure, for `aimux infra health` and the TUI's health
 /// view: never fails; an unreachable Redis is a failing coordination layer.
-pub async fn health_for(url: &str, prefix: &str) -> InfraHealth {
+pub async fn health_for(url: &str, prefix: &str, compute: Option<Compute>) -> InfraHealth {
     match Coordinator::connect(url, prefix).await {
-        Ok(c) => RedisK8sProvider::new(c, None).health().await,
-        Err(e) => InfraHealth {
-            backend: "kubernetes+redis".into(),
-            coordination: Layer {
-                configured: true,
-                ok: false,
-                summary: e.to_string(),
-                target: Some(crate::coord::redact(url)),
-                ..Default::default()
-            },
-            compute: Layer {
-                configured: false,
-                summary: "no Kubernetes cluster configured".into(),
-                ..Default::default()
-            },
-            workloads: Vec::new(),
-        },
+        Ok(c) => RedisK8sProvider::new(c, compute).health().await,
+        Err(e) => {
+            let (compute, workloads) = compute_health(compute.as_ref()).await;
+            InfraHealth {
+                backend: "kubernetes+redis".into(),
+                coordination: Layer {
+                    configured: true,
+                    ok: false,
+                    summary: e.to_string(),
+                    target: Some(crate::coord::redact(url)),
+                    ..Default::default()
+                },
+                compute,
+                workloads,
+            }
+        }
     }
 }

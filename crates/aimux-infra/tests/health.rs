@@ -43,7 +43,7 @@ async fn health_layers_and_workloads() {
         .await
         .expect("hset");
 
-    let h = health_for(&server.url(), "aimux").await;
+    let h = health_for(&server.url(), "aimux", None).await;
     assert!(h.coordination.ok && h.coordination.configured, "{h:?}");
     assert!(h.coordination.latency_ms.expect("latency") >= 0.0);
     assert!(
@@ -94,7 +94,7 @@ async fn unreachable_redis_is_a_failing_layer() {
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("port");
-    let h = health_for(&format!("redis://user:pw@127.0.0.1:{port}"), "aimux").await;
+    let h = health_for(&format!("redis://user:pw@127.0.0.1:{port}"), "aimux", None).await;
     assert!(h.coordination.configured && !h.coordination.ok);
     assert!(h.workloads.is_empty());
     let t = h.coordination.target.expect("target");

@@ -1,11 +1,11 @@
 //! Kubernetes through kube-rs: request-level tests with a tower-test mock service, and an
 //! end-to-end run against the in-repo fake API server whose pods are real local processes.
-#![cfg(feature = "k8s")]
+#![cfg(all(feature = "k8s", feature = "fake-k8s"))]
 
 mod common;
 
+use aimux_infra::fake_k8s::{FakeK8s, b64_decode};
 use aimux_infra::k8s::{Credential, K8s, K8sConfig, MANAGED_BY, PROVIDER_LABEL};
-use common::fake_k8s::{FakeK8s, b64_decode};
 use http::{Method, Request, Response};
 use kube::client::Body;
 use serde_json::{Value, json};
@@ -188,8 +188,10 @@ fn alive(pid: u32) -> bool {
 async fn fake_api_end_to_end_consent_secret_scale_pods_and_health() {
     let dir = tempfile::tempdir().expect("tempdir");
     let stub = write_stub(dir.path());
-    let fake = FakeK8s::start(HashMap::from([("aimux".to_string(), stub)])).await;
-    let k = K8s::with_client(fake.client(), cfg("aimux-e2e"));
+    let fake = FakeK8s::start(HashMap::from([("aimux".to_string(), stub)]))
+        .await
+        .expect("fake api");
+    let k = K8s::with_client(fake.client().expect("client"), cfg("aimux-e2e"));
 
     let compute = k.compute_layer().await;
     assert!(compute.ok && compute.configured, "{compute:?}");
@@ -301,8 +303,8 @@ async fn fake_api_end_to_end_consent_secret_scale_pods_and_health() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pods_that_cannot_start_time_out_with_their_reason() {
-    let fake = FakeK8s::start(HashMap::new()).await; // no local program for `aimux`
-    let k = K8s::with_client(fake.client(), cfg("broken"));
+    let fake = FakeK8s::start(HashMap::new()).await.expect("fake api"); // no local program for `aimux`
+    let k = K8s::with_client(fake.client().expect("client"), cfg("broken"));
     let err = k
         .scale_workers("gemini", 1, Duration::from_millis(800))
         .await

@@ -84,6 +84,9 @@ impl Context {
 }
 
 pub fn run(cli: Cli) -> Result<ExitCode> {
+    if let Some(code) = crate::infra_cmd::run_early(&cli)? {
+        return Ok(code);
+    }
     let mut ctx = Context::open(&cli)?;
     let Some(command) = &cli.command else {
         return dashboard(ctx);
@@ -101,10 +104,9 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Resume(args) => crate::act_cmd::resume_cmd(ctx, args),
         Command::Send(args) => crate::act_cmd::send_cmd(ctx, args),
         Command::Attach(args) => crate::act_cmd::attach_cmd(ctx, args),
-        Command::Task(args) => crate::infra_cmd::task(ctx, args),
-        Command::Worker(args) => crate::infra_cmd::worker(ctx, args),
-        Command::Mcp(args) => crate::infra_cmd::mcp(ctx, args),
-        Command::Infra(args) => crate::infra_cmd::infra(ctx, args),
+        Command::Task(_) | Command::Worker(_) | Command::Mcp(_) | Command::Infra(_) => {
+            Ok(crate::infra_cmd::run_early(&cli)?.unwrap_or(ExitCode::FAILURE))
+        }
         Command::Serve(args) => crate::otel_cmd::serve(ctx, args),
         Command::Export(args) => crate::otel_cmd::export(ctx, args),
     }

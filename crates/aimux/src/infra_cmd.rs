@@ -2,8 +2,10 @@
 //! `aimux infra health`. The Redis URL comes from `--redis URL` / `AIMUX_REDIS_URL`, else
 //! `redis.url` in the config file, else `redis://127.0.0.1:6379`.
 
-use crate::commands::Context;
+use crate::cli::{Cli, Command};
 use crate::table;
+use aimux_core::pricing::PriceTable;
+use aimux_engine::home::Dirs;
 use aimux_infra::coord::{Coordinator, NewTask, TaskRecord};
 use aimux_infra::schema::{self, now_ms};
 use anyhow::{Context as _, Result, bail};
@@ -13,6 +15,33 @@ use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
+
+/// What the scale-out commands need: directories and prices — not the session index, so a
+/// worker pod never opens (or depends on) a SQLite index.
+pub struct InfraCtx {
+    pub dirs: Dirs,
+    pub prices: PriceTable,
+}
+
+/// Runs the scale-out commands before the session index is opened; `None` for any other
+/// command.
+pub fn run_early(cli: &Cli) -> Result<Option<ExitCode>> {
+    let ctx = || -> Result<InfraCtx> {
+        let dirs = Dirs::resolve(cli.home.clone(), cli.aimux_home.clone());
+        let config = crate::config::Config::load(&dirs.config_path())?;
+        Ok(InfraCtx {
+            prices: config.price_table(),
+            dirs,
+        })
+    };
+    Ok(Some(match &cli.command {
+        Some(Command::Task(a)) => task(ctx()?, a)?,
+        Some(Command::Worker(a)) => worker(ctx()?, a)?,
+        Some(Command::Mcp(a)) => mcp(ctx()?, a)?,
+        Some(Command::Infra(a)) => infra(ctx()?, a)?,
+        _ => return Ok(None),
+    }))
+}
 
 pub const DEFAULT_REDIS_URL: &str = "redis://127.0.0.1:6379";
 
@@ -154,14 +183,31 @@ pub enum InfraCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Set the number of worker pods for a provider and wait until they are ready.
+    Scale {
+        #[arg(long)]
+        provider: String,
+        replicas: u32,
+        /// Seconds to wait for readiness.
+        #[arg(long, default_value_t = 180, value_name = "SECS")]
+        wait: u64,
+    },
+    /// Copy local agent credentials into a Kubernetes Secret — only after you confirm the
+    /// exact list (or pass --yes).
+    Credentials {
+        #[arg(long)]
+        yes: bool,
+    },
+}
+
+fn config_doc(ctx: &InfraCtx) -> Option<Value> {
+    let text = std::fs::read_to_string(ctx.dirs.config_path()).ok()?;
+    serde_saphyr::from_str::<Value>(&text).ok()
 }
 
 /// `redis.url` / `redis.prefix` from the config file, if set.
-fn config_redis(ctx: &Context) -> (Option<String>, Option<String>) {
-    let Ok(text) = std::fs::read_to_string(ctx.dirs.config_path()) else {
-        return (None, None);
-    };
-    let Ok(doc) = serde_saphyr::from_str::<Value>(&text) else {
+fn config_redis(ctx: &InfraCtx) -> (Option<String>, Option<String>) {
+    let Some(doc) = config_doc(ctx) else {
         return (None, None);
     };
     let get = |k: &str| {
@@ -174,7 +220,7 @@ fn config_redis(ctx: &Context) -> (Option<String>, Option<String>) {
 }
 
 /// The Redis URL and key prefix to use.
-pub fn redis_target(ctx: &Context, opts: &RedisOpts) -> (String, String) {
+pub fn redis_target(ctx: &InfraCtx, opts: &RedisOpts) -> (String, String) {
     let (url, prefix) = config_redis(ctx);
     (
         opts.redis
@@ -185,7 +231,7 @@ pub fn redis_target(ctx: &Context, opts: &RedisOpts) -> (String, String) {
     )
 }
 
-async fn connect(ctx: &Context, opts: &RedisOpts) -> Result<Coordinator> {
+async fn connect(ctx: &InfraCtx, opts: &RedisOpts) -> Result<Coordinator> {
     let (url, prefix) = redis_target(ctx, opts);
     Coordinator::connect(&url, &prefix).await.with_context(|| {
         "cannot reach the coordination Redis — pass --redis URL, set AIMUX_REDIS_URL, or set redis.url in the config".to_string()
@@ -198,7 +244,7 @@ fn rt<F: std::future::Future<Output = Result<ExitCode>>>(f: F) -> Result<ExitCod
 
 // --------------------------------------------------------------------------- task
 
-pub fn task(ctx: Context, args: &TaskArgs) -> Result<ExitCode> {
+pub fn task(ctx: InfraCtx, args: &TaskArgs) -> Result<ExitCode> {
     rt(async move {
         let coord = connect(&ctx, &args.redis).await?;
         match &args.command {
@@ -429,7 +475,7 @@ fn show_text(t: &TaskRecord) -> String {
 
 // ------------------------------------------------------------------------- worker
 
-pub fn worker(ctx: Context, args: &WorkerArgs) -> Result<ExitCode> {
+pub fn worker(ctx: InfraCtx, args: &WorkerArgs) -> Result<ExitCode> {
     let providers = match &args.provider {
         Some(p) if !schema::PROVIDERS.contains(&p.as_str()) => {
             bail!(
@@ -506,7 +552,7 @@ async fn tokio_ctrl_c() {
 
 // ---------------------------------------------------------------------------- mcp
 
-pub fn mcp(ctx: Context, args: &McpArgs) -> Result<ExitCode> {
+pub fn mcp(ctx: InfraCtx, args: &McpArgs) -> Result<ExitCode> {
     match &args.command {
         Some(McpCommand::Install {
             client,
@@ -516,13 +562,11 @@ pub fn mcp(ctx: Context, args: &McpArgs) -> Result<ExitCode> {
         }) => install(client, *yes, config.clone(), name, &args.redis),
         None => {
             let (url, prefix) = redis_target(&ctx, &args.redis);
-            aimux_infra::block_on(aimux_infra::mcp::serve_stdio(
-                url,
-                prefix,
-                ctx.prices.clone(),
-            ))
-            .context("cannot start the async runtime")??;
-            Ok(ExitCode::SUCCESS)
+            rt(async move {
+                let k = compute(&ctx).await?;
+                aimux_infra::mcp::serve_stdio(url, prefix, ctx.prices.clone(), k).await?;
+                Ok(ExitCode::SUCCESS)
+            })
         }
     }
 }
@@ -624,24 +668,153 @@ fn install(
     Ok(ExitCode::SUCCESS)
 }
 
-// ------------------------------------------------------------------------- health
+// ------------------------------------------------------------------------ compute
 
-pub fn infra(ctx: Context, args: &InfraArgs) -> Result<ExitCode> {
-    match &args.command {
-        InfraCommand::Health { json } => {
-            let (url, prefix) = redis_target(&ctx, &args.redis);
-            let h = aimux_infra::block_on(aimux_infra::provider::health_for(&url, &prefix))
-                .context("cannot start the async runtime")?;
-            if *json {
-                println!("{}", serde_json::to_string_pretty(&h)?);
-            } else {
-                print!("{}", h.to_text());
-            }
-            Ok(if h.coordination.ok {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(1)
-            })
+/// The `kubernetes:` config section (kubeconfig, context, namespace, image,
+/// service_account, cpu, memory, redis_url as seen from pods, secret), if present.
+pub fn k8s_config(ctx: &InfraCtx) -> Result<Option<aimux_infra::k8s::K8sConfig>> {
+    let Some(doc) = config_doc(ctx) else {
+        return Ok(None);
+    };
+    let Some(k) = doc.get("kubernetes") else {
+        return Ok(None);
+    };
+    let Some(obj) = k.as_object() else {
+        bail!(
+            "kubernetes: expected a mapping, e.g. `kubernetes: {{namespace: aimux, image: my/worker:1}}`"
+        );
+    };
+    let mut cfg = aimux_infra::k8s::K8sConfig::default();
+    for (key, v) in obj {
+        let Some(text) = v
+            .as_str()
+            .map(str::to_string)
+            .or_else(|| v.is_number().then(|| v.to_string()))
+        else {
+            bail!("kubernetes.{key}: expected text, found {v}");
+        };
+        match key.as_str() {
+            "kubeconfig" => cfg.kubeconfig = Some(PathBuf::from(text)),
+            "context" => cfg.context = Some(text),
+            "namespace" => cfg.namespace = text,
+            "image" => cfg.image = text,
+            "service_account" => cfg.service_account = Some(text),
+            "cpu" => cfg.cpu = Some(text),
+            "memory" => cfg.memory = Some(text),
+            "redis_url" => cfg.redis_url = text,
+            "secret" => cfg.secret_name = text,
+            other => bail!(
+                "kubernetes.{other}: unknown setting (known: kubeconfig, context, namespace, image, service_account, cpu, memory, redis_url, secret)"
+            ),
         }
     }
+    Ok(Some(cfg))
+}
+
+async fn compute(ctx: &InfraCtx) -> Result<Option<aimux_infra::k8s::K8s>> {
+    match k8s_config(ctx)? {
+        None => Ok(None),
+        Some(cfg) => Ok(Some(
+            aimux_infra::k8s::K8s::connect(cfg)
+                .await
+                .context("kubernetes (config `kubernetes:`)")?,
+        )),
+    }
+}
+
+// ------------------------------------------------------------------------- health
+
+pub fn infra(ctx: InfraCtx, args: &InfraArgs) -> Result<ExitCode> {
+    rt(async move {
+        match &args.command {
+            InfraCommand::Health { json } => {
+                let (url, prefix) = redis_target(&ctx, &args.redis);
+                let k = compute(&ctx).await?;
+                let h = aimux_infra::provider::health_for(&url, &prefix, k).await;
+                if *json {
+                    println!("{}", serde_json::to_string_pretty(&h)?);
+                } else {
+                    print!("{}", h.to_text());
+                }
+                Ok(
+                    if h.coordination.ok && (!h.compute.configured || h.compute.ok) {
+                        ExitCode::SUCCESS
+                    } else {
+                        ExitCode::from(1)
+                    },
+                )
+            }
+            InfraCommand::Scale {
+                provider,
+                replicas,
+                wait,
+            } => {
+                if !schema::PROVIDERS.contains(&provider.as_str()) {
+                    bail!(
+                        "unknown provider '{provider}' (known: {})",
+                        schema::PROVIDERS.join(", ")
+                    );
+                }
+                let Some(k) = compute(&ctx).await? else {
+                    bail!(
+                        "no Kubernetes cluster configured: add a `kubernetes:` section to {} (namespace, image, redis_url, …)",
+                        ctx.dirs.config_path().display()
+                    );
+                };
+                let n = i32::try_from(*replicas).context("too many replicas")?;
+                let msg = k
+                    .scale_workers(provider, n, Duration::from_secs(*wait))
+                    .await?;
+                println!("{msg}");
+                Ok(ExitCode::SUCCESS)
+            }
+            InfraCommand::Credentials { yes } => {
+                let Some(k) = compute(&ctx).await? else {
+                    bail!(
+                        "no Kubernetes cluster configured: add a `kubernetes:` section to {}",
+                        ctx.dirs.config_path().display()
+                    );
+                };
+                let home = std::env::var_os("HOME").map(PathBuf::from);
+                let creds = aimux_infra::k8s::local_credentials(
+                    &|k| std::env::var(k).ok(),
+                    home.as_deref(),
+                );
+                if creds.is_empty() {
+                    println!(
+                        "no local credentials found ({}); nothing to copy",
+                        aimux_infra::k8s::CREDENTIAL_ENV.join(", ")
+                    );
+                    return Ok(ExitCode::SUCCESS);
+                }
+                let yes = *yes;
+                let consent = |plan: &str| {
+                    print!("{plan}");
+                    if yes {
+                        return true;
+                    }
+                    if !std::io::stdin().is_terminal() {
+                        eprintln!("not a terminal: re-run with --yes to create the Secret");
+                        return false;
+                    }
+                    print!("Create this Secret? [y/N] ");
+                    let _ = std::io::stdout().flush();
+                    let mut answer = String::new();
+                    let _ = std::io::stdin().read_line(&mut answer);
+                    matches!(answer.trim(), "y" | "Y" | "yes")
+                };
+                if k.provision_credentials(&creds, consent).await? {
+                    println!(
+                        "created Secret '{}' in namespace '{}'",
+                        k.config().secret_name,
+                        k.config().namespace
+                    );
+                    Ok(ExitCode::SUCCESS)
+                } else {
+                    println!("declined: nothing was copied, no Secret was created");
+                    Ok(ExitCode::from(1))
+                }
+            }
+        }
+    })
 }

@@ -93,6 +93,3 @@ impl Drop for RedisServer {
         let _ = self.child.wait();
     }
 }
-
-#[cfg(feature = "k8s")]
-pub mod fake_k8s;

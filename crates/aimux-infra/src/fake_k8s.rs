@@ -1,9 +1,8 @@
-//! An in-repo fake Kubernetes API server (axum) implementing only what aimux uses:
+//! Test support (feature `fake-k8s`): an in-repo fake Kubernetes API server (axum) implementing only what aimux uses:
 //! /version, namespaces, secrets, deployments (create, get, list, merge-patch) and pods
 //! (list by label). A tiny "controller" turns a Deployment's replicas into pods, and each
 //! pod runs its container as a REAL local process (command mapped to a local program, the
 //! container's env + envFrom secret applied), killed by PID when the pod goes away.
-#![allow(dead_code)]
 
 use axum::Router;
 use axum::extract::{Path, Query, State};
@@ -26,6 +25,8 @@ pub struct Store {
     /// container command[0] → local program
     pub command_map: HashMap<String, PathBuf>,
     pub procs: HashMap<String, Child>,
+    /// environment of every pod process before the container's own env
+    pub base_env: Vec<(String, String)>,
 }
 
 pub type Shared = Arc<Mutex<Store>>;
@@ -48,10 +49,45 @@ impl Drop for FakeK8s {
     }
 }
 
+/// A fake API server on its own runtime, for tests without one.
+pub struct BackgroundFakeK8s {
+    pub fake: FakeK8s,
+    _rt: tokio::runtime::Runtime,
+}
+
+impl std::ops::Deref for BackgroundFakeK8s {
+    type Target = FakeK8s;
+    fn deref(&self) -> &FakeK8s {
+        &self.fake
+    }
+}
+
 impl FakeK8s {
-    pub async fn start(command_map: HashMap<String, PathBuf>) -> FakeK8s {
+    /// Starts the server on a runtime of its own (for synchronous tests).
+    pub fn start_background(
+        command_map: HashMap<String, PathBuf>,
+        base_env: Vec<(String, String)>,
+    ) -> std::io::Result<BackgroundFakeK8s> {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()?;
+        let fake = rt.block_on(FakeK8s::start_with_env(command_map, base_env))?;
+        Ok(BackgroundFakeK8s { fake, _rt: rt })
+    }
+
+    pub async fn start(command_map: HashMap<String, PathBuf>) -> std::io::Result<FakeK8s> {
+        Self::start_with_env(command_map, Vec::new()).await
+    }
+
+    /// `base_env`: the environment every pod process starts with (what the image would set).
+    pub async fn start_with_env(
+        command_map: HashMap<String, PathBuf>,
+        base_env: Vec<(String, String)>,
+    ) -> std::io::Result<FakeK8s> {
         let store: Shared = Arc::new(Mutex::new(Store {
             command_map,
+            base_env,
             ..Default::default()
         }));
         let app = Router::new()
@@ -77,24 +113,29 @@ impl FakeK8s {
             .fallback(fallback)
             .layer(axum::middleware::from_fn_with_state(store.clone(), record))
             .with_state(store.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let addr = listener.local_addr().expect("addr");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
-        FakeK8s {
+        Ok(FakeK8s {
             url: format!("http://{addr}"),
             store,
             task,
-        }
+        })
     }
 
-    pub fn client(&self) -> kube::Client {
-        let uri: http::Uri = self.url.parse().expect("uri");
-        let config = kube::Config::new(uri);
-        kube::Client::try_from(config).expect("client")
+    pub fn client(&self) -> Result<kube::Client, String> {
+        let uri: http::Uri = self.url.parse().map_err(|e| format!("{e}"))?;
+        kube::Client::try_from(kube::Config::new(uri)).map_err(|e| e.to_string())
+    }
+
+    /// A kubeconfig file text pointing at this server (no auth), context `fake`.
+    pub fn kubeconfig(&self) -> String {
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: fake\n  cluster:\n    server: {}\ncontexts:\n- name: fake\n  context:\n    cluster: fake\n    user: fake\nusers:\n- name: fake\n  user: {{}}\ncurrent-context: fake\n",
+            self.url
+        )
     }
 
     pub fn get(&self, res: &str, ns: &str, name: &str) -> Option<Value> {
@@ -289,12 +330,12 @@ fn list_of(s: &Store, res: &str, ns: &str, selector: Option<&str>) -> Value {
 }
 
 async fn list_ns(State(st): State<Shared>) -> Response {
-    let s = st.lock().expect("lock");
+    let s = st.lock().unwrap_or_else(|e| e.into_inner());
     axum::Json(list_of(&s, "namespaces", "", None)).into_response()
 }
 
 async fn get_ns(State(st): State<Shared>, Path(name): Path<String>) -> Response {
-    let s = st.lock().expect("lock");
+    let s = st.lock().unwrap_or_else(|e| e.into_inner());
     match s
         .objects
         .get(&("namespaces".into(), String::new(), name.clone()))
@@ -305,7 +346,7 @@ async fn get_ns(State(st): State<Shared>, Path(name): Path<String>) -> Response 
 }
 
 async fn create_ns(State(st): State<Shared>, axum::Json(mut obj): axum::Json<Value>) -> Response {
-    let mut s = st.lock().expect("lock");
+    let mut s = st.lock().unwrap_or_else(|e| e.into_inner());
     let name = obj["metadata"]["name"].as_str().unwrap_or("").to_string();
     let key = ("namespaces".to_string(), String::new(), name.clone());
     if s.objects.contains_key(&key) {
@@ -331,7 +372,7 @@ async fn list_res(
     Path((ns, res)): Path<(String, String)>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    let s = st.lock().expect("lock");
+    let s = st.lock().unwrap_or_else(|e| e.into_inner());
     axum::Json(list_of(
         &s,
         &res,
@@ -345,7 +386,7 @@ async fn get_res(
     State(st): State<Shared>,
     Path((ns, res, name)): Path<(String, String, String)>,
 ) -> Response {
-    let s = st.lock().expect("lock");
+    let s = st.lock().unwrap_or_else(|e| e.into_inner());
     match s.objects.get(&(res.clone(), ns, name.clone())) {
         Some(v) => axum::Json(v.clone()).into_response(),
         None => not_found(&res, &name),
@@ -357,7 +398,7 @@ async fn create_res(
     Path((ns, res)): Path<(String, String)>,
     axum::Json(mut obj): axum::Json<Value>,
 ) -> Response {
-    let mut s = st.lock().expect("lock");
+    let mut s = st.lock().unwrap_or_else(|e| e.into_inner());
     if !ns_exists(&s, &ns) {
         return not_found("namespaces", &ns);
     }
@@ -388,7 +429,7 @@ async fn put_res(
     Path((ns, res, name)): Path<(String, String, String)>,
     axum::Json(mut obj): axum::Json<Value>,
 ) -> Response {
-    let mut s = st.lock().expect("lock");
+    let mut s = st.lock().unwrap_or_else(|e| e.into_inner());
     let key = (res.clone(), ns.clone(), name.clone());
     let Some(old) = s.objects.get(&key) else {
         return not_found(&res, &name);
@@ -445,7 +486,7 @@ async fn patch_res(
             "patch is not JSON".into(),
         );
     };
-    let mut s = st.lock().expect("lock");
+    let mut s = st.lock().unwrap_or_else(|e| e.into_inner());
     let key = (res.clone(), ns.clone(), name.clone());
     let Some(mut obj) = s.objects.get(&key).cloned() else {
         return not_found(&res, &name);
@@ -544,6 +585,9 @@ fn spawn_container(s: &Store, ns: &str, pod: &str, c: &Value) -> Result<Child, S
     cmd.env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("HOSTNAME", pod);
+    for (k, v) in &s.base_env {
+        cmd.env(k, v);
+    }
     for e in c["env"].as_array().into_iter().flatten() {
         if let (Some(k), Some(v)) = (e["name"].as_str(), e["value"].as_str()) {
             cmd.env(k, v);
