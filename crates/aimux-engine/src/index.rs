@@ -10,7 +10,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 2;
 
 /// Texts longer than this are cut in the persisted resume state (the search index,
 /// fed before persistence, keeps them whole).
@@ -155,7 +155,7 @@ impl Index {
         if version != SCHEMA_VERSION {
             self.conn
                 .execute_batch(
-                    "DROP TABLE IF EXISTS turns; DROP TABLE IF EXISTS files;
+                    "DROP TABLE IF EXISTS states; DROP TABLE IF EXISTS turns; DROP TABLE IF EXISTS files;
                      DROP TABLE IF EXISTS search_fts; DROP TABLE IF EXISTS search_pieces;
                      CREATE TABLE files (
                        id INTEGER PRIMARY KEY,
@@ -165,9 +165,14 @@ impl Index {
                        mtime_ns INTEGER NOT NULL,
                        inode INTEGER NOT NULL,
                        offset INTEGER NOT NULL,
-                       state BLOB,
                        session_id TEXT,
                        summary TEXT NOT NULL
+                     );
+                     -- Resume states live apart: a scan of `files` must not page through
+                     -- their blobs (SQLite reads overflow pages of earlier columns).
+                     CREATE TABLE states (
+                       file_id INTEGER PRIMARY KEY REFERENCES files(id) ON DELETE CASCADE,
+                       state BLOB NOT NULL
                      );
                      CREATE INDEX files_session ON files(session_id);
                      CREATE TABLE turns (
@@ -181,7 +186,7 @@ impl Index {
                        subagent INTEGER NOT NULL,
                        PRIMARY KEY (file_id, seq)
                      );
-                     PRAGMA user_version = 1;",
+                     PRAGMA user_version = 2;",
                 )
                 .map_err(|e| self.err(e))?;
         }
@@ -230,7 +235,9 @@ impl Index {
     pub fn load_parser(&self, id: i64) -> Result<Option<SessionFileParser>, IndexError> {
         let blob: Option<Vec<u8>> = self
             .conn
-            .query_row("SELECT state FROM files WHERE id = ?1", [id], |r| r.get(0))
+            .query_row("SELECT state FROM states WHERE file_id = ?1", [id], |r| {
+                r.get(0)
+            })
             .optional()
             .map_err(|e| self.err(e))?
             .flatten();
@@ -253,11 +260,11 @@ impl Index {
     ) -> rusqlite::Result<()> {
         let summary = &prepared.summary;
         tx.execute(
-            "INSERT INTO files (path, provider, size, mtime_ns, inode, offset, state, session_id, summary)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+            "INSERT INTO files (path, provider, size, mtime_ns, inode, offset, session_id, summary)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
              ON CONFLICT(path) DO UPDATE SET provider=excluded.provider, size=excluded.size,
                mtime_ns=excluded.mtime_ns, inode=excluded.inode, offset=excluded.offset,
-               state=excluded.state, session_id=excluded.session_id, summary=excluded.summary",
+               session_id=excluded.session_id, summary=excluded.summary",
             params![
                 path,
                 summary.provider.as_str(),
@@ -265,13 +272,20 @@ impl Index {
                 identity.mtime_ns,
                 identity.inode as i64,
                 prepared.offset as i64,
-                prepared.state,
                 summary.session_id,
                 prepared.summary_json
             ],
         )?;
         let file_id: i64 =
             tx.query_row("SELECT id FROM files WHERE path = ?1", [path], |r| r.get(0))?;
+        match &prepared.state {
+            Some(state) => tx.execute(
+                "INSERT INTO states (file_id, state) VALUES (?1, ?2)
+                 ON CONFLICT(file_id) DO UPDATE SET state=excluded.state",
+                params![file_id, state],
+            )?,
+            None => tx.execute("DELETE FROM states WHERE file_id = ?1", [file_id])?,
+        };
         tx.execute("DELETE FROM turns WHERE file_id = ?1", [file_id])?;
         let mut insert = tx.prepare_cached(
             "INSERT INTO turns (file_id, seq, turn_id, started_at, tool_calls, failed_tool_calls, models, subagent)

@@ -60,10 +60,7 @@ pub(crate) fn ensure_schema(conn: &Connection) -> rusqlite::Result<()> {
     )?;
     if !existed {
         // Forces the next scan to parse every known file from its first byte.
-        conn.execute(
-            "UPDATE files SET mtime_ns = -1, offset = 0, state = NULL",
-            [],
-        )?;
+        conn.execute_batch("UPDATE files SET mtime_ns = -1, offset = 0; DELETE FROM states;")?;
     }
     Ok(())
 }
