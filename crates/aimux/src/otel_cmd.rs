@@ -180,19 +180,23 @@ pub fn serve(ctx: Context, args: &ServeArgs) -> Result<ExitCode> {
     let receiver = Receiver::start(rcfg, store.clone()).map_err(anyhow::Error::msg)?;
     let addr = receiver.local_addr();
     println!(
-        "aimux serve: OTLP/HTTP receiver on http://{addr} (POST /v1/logs /v1/traces /v1/metrics; GET /debug, /debug/sessions)"
+        "aimux serve: OTLP/HTTP receiver on http://{addr} (POST /v1/logs /v1/traces /v1/metrics; GET /debug, /debug/sessions, /debug/agents)"
     );
     use std::io::Write as _;
     let _ = std::io::stdout().flush();
 
     let interval = Duration::from_millis(args.interval_ms.max(100));
-    let mut engine =
-        (!args.no_engine).then(|| LiveEngine::new(ctx.dirs.home.clone(), ctx.index, ctx.prices));
+    let mut engine = (!args.no_engine).then(|| {
+        let mut e = LiveEngine::new(ctx.dirs.home.clone(), ctx.index, ctx.prices);
+        e.set_telemetry(store.clone());
+        e
+    });
     let mut next = Instant::now();
     while !stop_requested() {
         if Instant::now() >= next {
             if let Some(e) = engine.as_mut() {
-                let _ = e.refresh();
+                let snapshot = e.refresh();
+                receiver.set_agents(serde_json::to_value(&snapshot).unwrap_or_default());
             }
             next = Instant::now() + interval;
         }
