@@ -9,7 +9,7 @@ use aimux_engine::catalog::{self, AnnotationCounts, SessionRow};
 use aimux_engine::index::Index;
 use aimux_engine::otlp::decode::{Encoding, decode_logs};
 use aimux_engine::otlp::export::{build_trace, jsonl_lines, span_id, trace_id, traces_url};
-use aimux_engine::otlp::merge::{merge_telemetry, merge_totals};
+use aimux_engine::otlp::merge::{merge_telemetry, merge_totals, merge_totals_priced};
 use aimux_engine::otlp::proto::common::v1::any_value;
 use aimux_engine::otlp::proto::trace::v1::Span;
 use aimux_engine::otlp::store::{TelemetryConfig, TelemetryStore};
@@ -376,4 +376,26 @@ fn prompts_are_not_kept_without_prompt_logging() {
     let s = store.session(Provider::Claude, "S").expect("session");
     assert_eq!(s.turns[0].turn.user, "");
     assert!(!store.events_json().to_string().contains("private words"));
+}
+
+#[test]
+fn live_totals_add_only_turns_the_file_lacks_and_use_reported_cost() {
+    let tel = telemetry().session(Provider::Claude, "S").expect("session");
+    let prices = PriceTable::bundled();
+    let file_tokens = TokenUsage {
+        input: 100,
+        output: 7,
+        cache_read: 0,
+        cache_write: 0,
+    };
+    // File priced at 1.0 for its one turn; turn 2 adds its reported 0.01.
+    let (t, n, c) = merge_totals_priced(file_tokens, 1, Some(1.0), &tel, &prices);
+    assert_eq!((t.input, t.output, n), (150, 16, 2));
+    assert!(c.is_some_and(|c| (c - 1.01).abs() < 1e-9), "{c:?}");
+    // Turn 1 reported no cost (no cost_usd attribute) and the file is unpriced: unknown.
+    let (_, _, c) = merge_totals_priced(file_tokens, 1, None, &tel, &prices);
+    assert_eq!(c, None);
+    // No file yet: turn 1 has no reported cost and no model price -> unknown, tokens still shown.
+    let (t, n, _) = merge_totals_priced(TokenUsage::default(), 0, None, &tel, &prices);
+    assert_eq!((t.input, n), (150, 2));
 }

@@ -137,7 +137,20 @@ pub fn merge_totals_priced(
     turns.sort_by_key(|t| t.turn.started_at);
     let mut tokens = file_tokens;
     let mut count = file_turns;
-    let mut cost = file_cost;
+    // The file's models have no price but the provider reported the cost of every turn the
+    // file has (Claude Code does): use the reported cost for those turns.
+    let covered = usize::try_from(file_turns).unwrap_or(usize::MAX);
+    let mut cost = file_cost.or_else(|| {
+        (file_turns > 0 && turns.len() >= covered)
+            .then(|| {
+                turns
+                    .iter()
+                    .take(covered)
+                    .map(|t| t.cost_usd)
+                    .sum::<Option<f64>>()
+            })
+            .flatten()
+    });
     for t in turns
         .into_iter()
         .skip(usize::try_from(file_turns).unwrap_or(usize::MAX))
