@@ -379,8 +379,24 @@ pub fn resume_spec(provider: Provider, session_id: &str, cwd: Option<&str>) -> S
     }
 }
 
+/// An agent younger than this is not sent prompts (its CLI may still be starting).
+pub const STARTUP_GRACE_SECS: i64 = 8;
+
 /// Why a prompt cannot be typed into `agent` now, if it cannot.
 pub fn send_refusal(agent: &AgentRow) -> Option<String> {
+    // Just started: the status still reflects the session file of an earlier run, and the
+    // CLI may not take input yet (text typed now is lost).
+    let age = agent
+        .started_at
+        .as_deref()
+        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+        .map(|t| chrono::Utc::now().signed_duration_since(t));
+    if age.is_some_and(|a| a < chrono::Duration::seconds(STARTUP_GRACE_SECS)) {
+        return Some(format!(
+            "{} agent {} started less than {STARTUP_GRACE_SECS} s ago: wait until it shows its prompt",
+            agent.provider, agent.pid
+        ));
+    }
     if agent.status != Status::Idle {
         return Some(format!(
             "{} agent {} is {} ({}), not idle: a prompt typed now could answer a dialog or interrupt it",
@@ -489,6 +505,52 @@ mod tests {
         assert!(env.contains(&("OTEL_EXPORTER_OTLP_ENDPOINT".into(), "http://h:1".into())));
         let env = otel_env(Provider::Gemini, "http://h:1");
         assert!(env.contains(&("GEMINI_TELEMETRY_OTLP_ENDPOINT".into(), "http://h:1".into())));
+    }
+
+    fn agent(status: Status, started_secs_ago: i64) -> AgentRow {
+        AgentRow {
+            pid: 4242,
+            provider: Provider::Claude,
+            status,
+            status_reason: "because".into(),
+            model: None,
+            cwd: None,
+            project: None,
+            session_id: None,
+            session_file: None,
+            match_evidence: crate::agents::MatchEvidence::None,
+            title: None,
+            started_at: Some(
+                (chrono::Utc::now() - chrono::Duration::seconds(started_secs_ago)).to_rfc3339(),
+            ),
+            last_activity: None,
+            last_action: None,
+            tokens: Default::default(),
+            cost_usd: None,
+            rss_bytes: 0,
+            cpu_percent: 0.0,
+            command: "claude".into(),
+            location: "local".into(),
+            tmux_target: None,
+            children: Vec::new(),
+            subagents: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn send_only_to_idle_agents_past_startup() {
+        assert_eq!(send_refusal(&agent(Status::Idle, 60)), None);
+        let busy = send_refusal(&agent(Status::Active, 60)).expect("refused");
+        assert!(
+            busy.contains("not idle") && busy.contains("because"),
+            "{busy}"
+        );
+        assert!(send_refusal(&agent(Status::Waiting, 60)).is_some());
+        let young = send_refusal(&agent(Status::Idle, 1)).expect("refused");
+        assert!(young.contains("started less than"), "{young}");
+        // not in tmux: refused with the reason, nothing typed anywhere
+        let err = send_to_agent(&agent(Status::Idle, 60), "hi").expect_err("not in tmux");
+        assert!(err.to_string().contains("does not run in tmux"), "{err}");
     }
 
     #[test]

@@ -302,7 +302,7 @@ impl App {
             AppEvent::Mouse(m) => self.on_mouse(m),
             AppEvent::Resize(w, h) => {
                 self.size = (w, h);
-                let width = trace::text_width(self.size);
+                let width = attach::trace_width(self);
                 self.trace.relayout(&self.theme, width);
                 attach::on_resize(self);
                 true
@@ -433,7 +433,7 @@ impl App {
                         self.trace.error = None;
                         // A prefix (`:trace 3b22`) resolves to the full id.
                         self.trace.session_id = Some(t.session.id.clone());
-                        let width = trace::text_width(self.size);
+                        let width = attach::trace_width(self);
                         self.trace.set(*t, &self.theme, width);
                         trace::reveal(self);
                     }

@@ -23,6 +23,7 @@ const AGENT_SCREEN: &[u8] = b"\x1b[1m\xe2\x9c\xbb Welcome to Claude Code\x1b[0m\
 /// The lead agent's trace open, with a split view fed from a fake pane.
 fn split(size: (u16, u16)) -> (App, FixtureBackend) {
     let (mut app, mut backend) = app(size);
+    keys(&mut app, "jjj"); // the agent whose session has turns
     key(&mut app, KeyCode::Enter); // not in tmux (fixture target): trace only
     pump(&mut app, &mut backend);
     assert_eq!(app.view, View::Trace);
@@ -38,7 +39,7 @@ fn split(size: (u16, u16)) -> (App, FixtureBackend) {
         attach::term_size(size, Zoom::Split),
     );
     st.feed(AGENT_SCREEN);
-    app.attach = Some(st);
+    attach::install(&mut app, st);
     app.flash = None;
     (app, backend)
 }

@@ -211,6 +211,19 @@ pub fn term_size(app_size: (u16, u16), zoom: Zoom) -> (u16, u16) {
     (w.saturating_sub(2).max(2), body_h.saturating_sub(2).max(2))
 }
 
+/// Wrap width of the trace: its half of the split view, or the whole screen.
+pub fn trace_width(app: &App) -> usize {
+    match app.attach.as_ref().map(|s| s.zoom) {
+        Some(Zoom::Split) => trace::text_width((app.size.0 / 2, app.size.1)),
+        _ => trace::text_width(app.size),
+    }
+}
+
+fn relayout_trace(app: &mut App) {
+    let width = trace_width(app);
+    app.trace.relayout(&app.theme, width);
+}
+
 /// Enter (or `a`) on an agent: the split view when it runs in tmux. Otherwise `a` offers a
 /// choice (trace only, or resume in a new tmux session as a second process) and Enter
 /// opens the trace only, saying why.
@@ -254,17 +267,24 @@ pub fn open_selected(app: &mut App, ask: bool) {
         Some(id) => app.open_trace(id),
         None => app.switch(View::Trace),
     }
-    app.attach = Some(st);
+    install(app, st);
     app.flash(
         format!("attached to {target} · {KEY_DETACH} detaches (the agent keeps running)"),
         false,
     );
 }
 
+/// Shows `st` beside the trace (the trace re-wraps to its half).
+pub fn install(app: &mut App, st: State) {
+    app.attach = Some(st);
+    relayout_trace(app);
+}
+
 /// Closes the split view's client; the agent keeps running.
 pub fn detach(app: &mut App) {
     if let Some(mut st) = app.attach.take() {
         st.close();
+        relayout_trace(app);
         app.flash(
             format!(
                 "detached from {} agent {} (it keeps running)",
@@ -324,6 +344,7 @@ pub fn on_key(app: &mut App, key: &KeyEvent) -> bool {
             };
             let (c, r) = term_size(size, st.zoom);
             st.resize(c, r);
+            relayout_trace(app);
             return true;
         }
         KeyCode::Tab if !ctrl => {
@@ -336,6 +357,9 @@ pub fn on_key(app: &mut App, key: &KeyEvent) -> bool {
                     Focus::Terminal => Zoom::Terminal,
                     Focus::Trace => Zoom::Trace,
                 };
+                let (c, r) = term_size(size, st.zoom);
+                st.resize(c, r);
+                relayout_trace(app);
             }
             return true;
         }
