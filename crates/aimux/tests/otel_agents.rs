@@ -7,7 +7,7 @@
 mod otel_common;
 
 use otel_common::*;
-use serde_json::Value;
+use serde_json::{Value, json};
 use std::process::Command;
 use std::time::Duration;
 
@@ -147,4 +147,100 @@ fn codex_otlp_logs_json() {
 #[test]
 fn codex_otlp_logs_binary() {
     run_agent("codex_otlp_logs_binary", "codex", "protobuf");
+}
+
+/// `aimux serve` with the engine: while the real Claude Code runs (a tool call that sleeps),
+/// its live agent row (engine + telemetry hook, at /debug/agents) shows the session with
+/// tokens and a cost equal to what Claude itself reported through telemetry.
+#[test]
+fn live_agent_row_merges_claude_telemetry() {
+    const TEST: &str = "live_agent_row_merges_claude_telemetry";
+    let bin = std::path::PathBuf::from(std::env::var("HOME").unwrap_or_default())
+        .join(".cache/aimux-agents/node_modules/.bin/claude");
+    let bin = std::env::var("AIMUX_AGENTS_PREFIX")
+        .map(|p| std::path::PathBuf::from(p).join("node_modules/.bin/claude"))
+        .unwrap_or(bin);
+    if !bin.exists() || Command::new("python3").arg("--version").output().is_err() {
+        return skip(
+            TEST,
+            "claude CLI or python3 missing (scripts/install-agents)",
+        );
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let state = dir.path().join("agent");
+    let home = state.join("home");
+    std::fs::create_dir_all(&home).expect("home");
+    let serve = Serve::start_with(&dir.path().join("aimux"), &home, true, &[]);
+    let url = serve.url();
+    let st = state.clone();
+    let driver = std::thread::spawn(move || {
+        Command::new("python3")
+            .arg(workspace().join("testkit/otel_agents.py"))
+            .arg("--state")
+            .arg(&st)
+            .args([
+                "--agent",
+                "claude",
+                "--endpoint",
+                &url,
+                "--protocol",
+                "json",
+            ])
+            .args(["--prompt", "Please run SLEEP_TOOL 6 now"])
+            .output()
+            .expect("driver")
+    });
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let mut seen: Option<Value> = None;
+    while std::time::Instant::now() < deadline && !driver.is_finished() {
+        let agents = serve.get("/debug/agents");
+        let mut rows = Vec::new();
+        fn walk<'a>(v: &'a Value, out: &mut Vec<&'a Value>) {
+            for r in v.as_array().into_iter().flatten() {
+                out.push(r);
+                walk(&r["subagents"], out);
+            }
+        }
+        walk(&agents["agents"], &mut rows);
+        let tel = serve.get("/debug/sessions");
+        for r in rows {
+            let Some(id) = r["session_id"].as_str() else {
+                continue;
+            };
+            let Some(t) = tel.as_array().into_iter().flatten().find(|t| t["id"] == id) else {
+                continue;
+            };
+            let (rc, tc) = (r["cost_usd"].as_f64(), t["cost_usd"].as_f64());
+            if rc
+                .zip(tc)
+                .is_some_and(|(a, b)| a > 0.0 && (a - b).abs() < 1e-6)
+            {
+                seen = Some(json!({"row": r, "telemetry": t}));
+            }
+        }
+        if seen.is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let out = driver.join().expect("driver thread");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let seen = seen.unwrap_or_else(|| {
+        panic!(
+            "no live claude row with telemetry cost; agents: {}",
+            serve.get("/debug/agents")
+        )
+    });
+    let (row, tel) = (&seen["row"], &seen["telemetry"]);
+    assert_eq!(row["provider"], "claude");
+    assert!(
+        row["tokens"]["output"].as_u64().is_some_and(|o| o > 0),
+        "{row}"
+    );
+    assert_eq!(row["session_id"], tel["id"]);
+    assert_eq!(row["tokens"]["output"], tel["tokens"]["output"], "{seen}");
 }

@@ -28,12 +28,22 @@ pub struct Serve {
 
 impl Serve {
     pub fn start(aimux_home: &Path, extra: &[&str]) -> Serve {
+        Serve::start_with(aimux_home, &aimux_home.join("no-agent-data"), false, extra)
+    }
+
+    /// `engine`: run the live engine too (agents at /debug/agents) on `data_home`.
+    pub fn start_with(aimux_home: &Path, data_home: &Path, engine: bool, extra: &[&str]) -> Serve {
         let mut child = Command::new(aimux_bin())
             .env("AIMUX_HOME", aimux_home)
             .env_remove("AIMUX_OTEL_TOKEN")
             .args(["--home"])
-            .arg(aimux_home.join("no-agent-data"))
-            .args(["serve", "--otel-listen", "127.0.0.1:0", "--no-engine"])
+            .arg(data_home)
+            .args(["serve", "--otel-listen", "127.0.0.1:0"])
+            .args(if engine {
+                vec!["--interval-ms", "300"]
+            } else {
+                vec!["--no-engine"]
+            })
             .args(extra)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
