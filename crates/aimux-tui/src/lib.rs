@@ -45,7 +45,7 @@ pub fn run(backend: impl Backend + Send + 'static, config: TuiConfig) -> anyhow:
     app.home_dir = std::env::var("HOME").ok().filter(|h| !h.is_empty());
     let (tx, rx) = channel();
     app.events = Some(tx.clone());
-    let (requests, _worker) = worker::spawn(backend, tx.clone())?;
+    let (requests, worker_thread) = worker::spawn(backend, tx.clone())?;
     let stop = Arc::new(AtomicBool::new(false));
     let mut terminal = term::setup()?;
     let result = (|| {
@@ -55,5 +55,13 @@ pub fn run(backend: impl Backend + Send + 'static, config: TuiConfig) -> anyhow:
     })();
     stop.store(true, Ordering::Relaxed);
     term::restore();
+    // What the user asked for last (a label, a note, a kill) may still be queued or running
+    // on the worker: let the worker finish its queue before the process exits, but never
+    // hang on a stuck backend.
+    drop(requests);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !worker_thread.is_finished() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
     result
 }
