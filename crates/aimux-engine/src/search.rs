@@ -483,6 +483,9 @@ fn parse_snippet(raw: &str) -> (String, Vec<(usize, usize)>) {
     (text, ranges)
 }
 
+/// Matches ranked per search (the newest ones); see [`search`].
+pub const RANK_WINDOW: i64 = 20_000;
+
 /// Runs a search over the index. The index should be current (run a scan first).
 pub fn search(
     index: &Index,
@@ -496,6 +499,13 @@ pub fn search(
         "SELECT snippet(search_fts, 0, char(2), char(3), '…', 16), file_id, turn_id, turn_no,
                 kind, sub, provider, project, rank
          FROM search_fts WHERE search_fts MATCH ?1",
+    );
+    // bm25 is computed for every matching row; a very common word would make that the
+    // whole cost. Ranking is limited to the newest RANK_WINDOW matches (the doclist walk
+    // that finds them is cheap), so a search stays fast on any corpus.
+    sql.push_str(
+        " AND rowid >= coalesce((SELECT min(rowid) FROM (SELECT rowid FROM search_fts
+           WHERE search_fts MATCH ?1 ORDER BY rowid DESC LIMIT ?5)), 0)",
     );
     if opts.provider.is_some() {
         sql.push_str(" AND provider = ?2");
@@ -518,19 +528,22 @@ pub fn search(
     let fetch = (limit * 4).max(40) as i64;
     let provider = opts.provider.map(|p| p.as_str().to_string());
     let rows = stmt
-        .query_map(params![fts, provider, opts.project, fetch], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, i64>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, i64>(3)?,
-                r.get::<_, String>(4)?,
-                r.get::<_, String>(5)?,
-                r.get::<_, String>(6)?,
-                r.get::<_, String>(7)?,
-                r.get::<_, f64>(8)?,
-            ))
-        })
+        .query_map(
+            params![fts, provider, opts.project, fetch, RANK_WINDOW],
+            |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, i64>(3)?,
+                    r.get::<_, String>(4)?,
+                    r.get::<_, String>(5)?,
+                    r.get::<_, String>(6)?,
+                    r.get::<_, String>(7)?,
+                    r.get::<_, f64>(8)?,
+                ))
+            },
+        )
         .map_err(map_err)?;
     let mut files: HashMap<i64, Option<(String, String)>> = HashMap::new();
     let mut file_stmt = conn
