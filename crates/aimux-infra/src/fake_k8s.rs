@@ -98,6 +98,7 @@ impl FakeK8s {
                 "/api/v1/namespaces/{ns}/{res}",
                 get(list_res).post(create_res),
             )
+            .route("/api/v1/namespaces/{ns}/pods/{name}/exec", get(exec_ws))
             .route(
                 "/api/v1/namespaces/{ns}/{res}/{name}",
                 get(get_res).put(put_res).patch(patch_res),
@@ -618,4 +619,172 @@ fn spawn_container(s: &Store, ns: &str, pod: &str, c: &Value) -> Result<Child, S
         .stderr(Stdio::null());
     cmd.spawn()
         .map_err(|e| format!("cannot start {}: {e}", prog.display()))
+}
+
+/// pods/exec over WebSocket (subprotocol v4.channel.k8s.io: every binary frame starts with
+/// its channel byte: 0 stdin, 1 stdout, 2 stderr, 3 status, 4 resize), bridged to a REAL
+/// local process. With tty=true the process gets a pseudo-terminal through `script`.
+async fn exec_ws(
+    State(st): State<Shared>,
+    Path((ns, name)): Path<(String, String)>,
+    axum::extract::RawQuery(q): axum::extract::RawQuery,
+    ws: axum::extract::ws::WebSocketUpgrade,
+) -> Response {
+    let (pod_ok, base_env) = {
+        let s = st.lock().unwrap_or_else(|e| e.into_inner());
+        (
+            s.objects
+                .contains_key(&("pods".into(), ns.clone(), name.clone())),
+            s.base_env.clone(),
+        )
+    };
+    if !pod_ok {
+        return not_found("pods", &name);
+    }
+    let mut command = Vec::new();
+    let mut tty = false;
+    for pair in q.unwrap_or_default().split('&') {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        let v = percent_decode(v);
+        match k {
+            "command" => command.push(v),
+            "tty" => tty = v == "true",
+            _ => {}
+        }
+    }
+    if command.is_empty() {
+        return status(StatusCode::BAD_REQUEST, "BadRequest", "no command".into());
+    }
+    ws.protocols(["v4.channel.k8s.io"])
+        .on_upgrade(move |socket| bridge(socket, command, tty, base_env, name))
+}
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'%' if i + 2 < b.len() => {
+                let hex = std::str::from_utf8(&b[i + 1..i + 3]).ok();
+                match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                    Some(v) => {
+                        out.push(v);
+                        i += 3;
+                        continue;
+                    }
+                    None => out.push(b'%'),
+                }
+            }
+            b'+' => out.push(b' '),
+            c => out.push(c),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn shell_quote(a: &str) -> String {
+    format!("'{}'", a.replace('\'', "'\\''"))
+}
+
+async fn bridge(
+    mut socket: axum::extract::ws::WebSocket,
+    command: Vec<String>,
+    tty: bool,
+    base_env: Vec<(String, String)>,
+    pod: String,
+) {
+    use axum::extract::ws::Message;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut cmd = if tty {
+        let line = command
+            .iter()
+            .map(|a| shell_quote(a))
+            .collect::<Vec<_>>()
+            .join(" ");
+        let mut c = tokio::process::Command::new("script");
+        c.args(["-qfec", &line, "/dev/null"]);
+        c
+    } else {
+        let mut c = tokio::process::Command::new(&command[0]);
+        c.args(&command[1..]);
+        c
+    };
+    cmd.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOSTNAME", &pod)
+        .env("TERM", "xterm-256color");
+    for (k, v) in &base_env {
+        cmd.env(k, v);
+    }
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    let frame = |ch: u8, data: &[u8]| {
+        let mut v = Vec::with_capacity(data.len() + 1);
+        v.push(ch);
+        v.extend_from_slice(data);
+        Message::Binary(v.into())
+    };
+    let mut child = match cmd.spawn() {
+        Ok(c) => c,
+        Err(e) => {
+            let st = json!({"metadata": {}, "status": "Failure", "message": format!("exec: {e}"), "reason": "InternalError"});
+            let _ = socket.send(frame(3, st.to_string().as_bytes())).await;
+            let _ = socket.send(Message::Close(None)).await;
+            return;
+        }
+    };
+    let mut stdin = child.stdin.take();
+    let mut stdout = child.stdout.take();
+    let mut stderr = child.stderr.take();
+    let mut obuf = vec![0u8; 8192];
+    let mut ebuf = vec![0u8; 8192];
+    let (mut out_open, mut err_open) = (true, true);
+    loop {
+        tokio::select! {
+            n = async { match stdout.as_mut() { Some(o) => o.read(&mut obuf).await, None => Ok(0) } }, if out_open => {
+                match n {
+                    Ok(0) | Err(_) => out_open = false,
+                    Ok(n) => { if socket.send(frame(1, &obuf[..n])).await.is_err() { break; } }
+                }
+            }
+            n = async { match stderr.as_mut() { Some(o) => o.read(&mut ebuf).await, None => Ok(0) } }, if err_open => {
+                match n {
+                    Ok(0) | Err(_) => err_open = false,
+                    Ok(n) => { if socket.send(frame(2, &ebuf[..n])).await.is_err() { break; } }
+                }
+            }
+            msg = socket.recv() => {
+                match msg {
+                    Some(Ok(Message::Binary(b))) if b.first() == Some(&0) => {
+                        if let Some(i) = stdin.as_mut() {
+                            let _ = i.write_all(&b[1..]).await;
+                            let _ = i.flush().await;
+                        }
+                    }
+                    Some(Ok(Message::Close(_))) | None | Some(Err(_)) => {
+                        let _ = child.start_kill();
+                        break;
+                    }
+                    _ => {}
+                }
+            }
+            else => break,
+        }
+        if !out_open && !err_open {
+            break;
+        }
+    }
+    let code = child.wait().await.ok().and_then(|s| s.code());
+    let st = match code {
+        Some(0) => json!({"metadata": {}, "status": "Success"}),
+        other => json!({"metadata": {}, "status": "Failure", "reason": "NonZeroExitCode",
+            "message": format!("command terminated with exit code {}", other.unwrap_or(-1)),
+            "details": {"causes": [{"reason": "ExitCode", "message": other.unwrap_or(-1).to_string()}]}}),
+    };
+    let _ = socket.send(frame(3, st.to_string().as_bytes())).await;
+    let _ = socket.send(Message::Close(None)).await;
 }

@@ -493,6 +493,75 @@ impl K8s {
         Ok(out)
     }
 
+    /// Runs `command` in the pod (exec over WebSocket) and returns its stdout.
+    pub async fn exec_output(&self, pod: &str, command: Vec<String>) -> Result<String> {
+        use tokio::io::AsyncReadExt;
+        let api: Api<Pod> = Api::namespaced(self.client.clone(), &self.cfg.namespace);
+        let mut p = api
+            .exec(
+                pod,
+                command,
+                &kube::api::AttachParams::default()
+                    .stdin(false)
+                    .stdout(true)
+                    .stderr(false),
+            )
+            .await?;
+        let mut out = String::new();
+        if let Some(mut o) = p.stdout() {
+            o.read_to_string(&mut out)
+                .await
+                .map_err(|e| K8sError::Invalid(format!("exec output: {e}")))?;
+        }
+        let status = match p.take_status() {
+            Some(s) => s.await,
+            None => None,
+        };
+        let _ = p.join().await;
+        if let Some(st) = status
+            && st.status.as_deref() == Some("Failure")
+        {
+            return Err(K8sError::Invalid(format!(
+                "exec in {pod}: {}",
+                st.message.unwrap_or_default()
+            )));
+        }
+        Ok(out)
+    }
+
+    /// The screen of the agent's terminal-multiplexer session in the pod.
+    pub async fn capture_screen(&self, pod: &str, session: &str) -> Result<String> {
+        self.exec_output(
+            pod,
+            vec![
+                "tmux".into(),
+                "capture-pane".into(),
+                "-p".into(),
+                "-t".into(),
+                session.into(),
+            ],
+        )
+        .await
+    }
+
+    /// Attaches to the agent's tmux session in the pod with a terminal (exec, tty). The
+    /// caller bridges stdin/stdout to its terminal pane; detaching (C-b d) ends this
+    /// process but leaves the agent running in the pod.
+    pub async fn attach_session(
+        &self,
+        pod: &str,
+        session: &str,
+    ) -> Result<kube::api::AttachedProcess> {
+        let api: Api<Pod> = Api::namespaced(self.client.clone(), &self.cfg.namespace);
+        Ok(api
+            .exec(
+                pod,
+                vec!["tmux", "attach-session", "-t", session],
+                &kube::api::AttachParams::interactive_tty(),
+            )
+            .await?)
+    }
+
     /// The compute layer: API reachable, version, namespace.
     pub async fn compute_layer(&self) -> Layer {
         let t = Instant::now();

@@ -319,3 +319,123 @@ async fn pods_that_cannot_start_time_out_with_their_reason() {
     assert_eq!(pod.phase, "Pending");
     assert_eq!(pod.reason.as_deref(), Some("ErrImagePull"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attach_through_exec_shows_the_screen_and_detach_leaves_it_running() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let test = "attach_through_exec_shows_the_screen_and_detach_leaves_it_running";
+    for tool in ["tmux", "script"] {
+        if !std::env::var_os("PATH")
+            .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()))
+        {
+            eprintln!("SKIPPED {test}: {tool} is not installed");
+            return;
+        }
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let stub = write_stub(dir.path());
+    // the "pod": its tmux server lives under its own TMUX_TMPDIR
+    let tmux_dir = dir.path().join("tmux");
+    std::fs::create_dir_all(&tmux_dir).expect("mkdir");
+    let base_env = vec![("TMUX_TMPDIR".to_string(), tmux_dir.display().to_string())];
+    let fake = FakeK8s::start_with_env(HashMap::from([("aimux".to_string(), stub)]), base_env)
+        .await
+        .expect("fake api");
+    let k = K8s::with_client(fake.client().expect("client"), cfg("remote"));
+    k.scale_workers("claude", 1, Duration::from_secs(10))
+        .await
+        .expect("pod");
+    let pod = "aimux-worker-claude-0";
+    // the remote agent, running inside a terminal multiplexer in the pod
+    let marker = format!("REMOTE-AGENT-{}", std::process::id());
+    let tmux = |args: &[&str]| {
+        std::process::Command::new("tmux")
+            .args(args)
+            .env("TMUX_TMPDIR", &tmux_dir)
+            .env_remove("TMUX")
+            .output()
+            .expect("tmux")
+    };
+    let started = tmux(&[
+        "-f",
+        "/dev/null",
+        "new-session",
+        "-d",
+        "-s",
+        "agent",
+        "-x",
+        "80",
+        "-y",
+        "24",
+        &format!("sh -c 'echo {marker}; while :; do sleep 1; done'"),
+    ]);
+    assert!(started.status.success(), "{started:?}");
+    let server_pid =
+        String::from_utf8_lossy(&tmux(&["display-message", "-p", "-t", "agent", "#{pid}"]).stdout)
+            .trim()
+            .to_string();
+
+    // non-interactive exec: capture the screen
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let screen = k.capture_screen(pod, "agent").await.expect("capture");
+        if screen.contains(&marker) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "screen never showed the marker: {screen}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // exec of a failing command reports the failure
+    assert!(
+        k.exec_output(pod, vec!["sh".into(), "-c".into(), "exit 3".into()])
+            .await
+            .is_err()
+    );
+    // exec into a pod that does not exist is an error
+    assert!(k.capture_screen("no-such-pod", "agent").await.is_err());
+
+    // interactive attach with a tty: the remote screen arrives on stdout
+    let mut att = k.attach_session(pod, "agent").await.expect("attach");
+    let mut out = att.stdout().expect("stdout");
+    let mut stdin = att.stdin().expect("stdin");
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 4096];
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    while !String::from_utf8_lossy(&seen).contains(&marker) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "attach never showed the screen: {:?}",
+            String::from_utf8_lossy(&seen)
+        );
+        match tokio::time::timeout(Duration::from_millis(500), out.read(&mut buf)).await {
+            Ok(Ok(0)) => panic!("attach ended early: {:?}", String::from_utf8_lossy(&seen)),
+            Ok(Ok(n)) => seen.extend_from_slice(&buf[..n]),
+            Ok(Err(e)) => panic!("read: {e}"),
+            Err(_) => {}
+        }
+    }
+    let clients =
+        String::from_utf8_lossy(&tmux(&["list-clients", "-t", "agent"]).stdout).to_string();
+    assert!(!clients.trim().is_empty(), "an attached client is listed");
+    // detach: C-b d
+    stdin.write_all(b"\x02d").await.expect("write");
+    stdin.flush().await.expect("flush");
+    let joined = tokio::time::timeout(Duration::from_secs(15), att.join()).await;
+    assert!(joined.is_ok(), "attach did not end after detaching");
+    // the agent keeps running in the pod
+    let has = tmux(&["has-session", "-t", "agent"]);
+    assert!(has.status.success(), "the session died on detach");
+    let again = k.capture_screen(pod, "agent").await.expect("capture");
+    assert!(again.contains(&marker));
+    let clients =
+        String::from_utf8_lossy(&tmux(&["list-clients", "-t", "agent"]).stdout).to_string();
+    assert!(
+        clients.trim().is_empty(),
+        "no client left after detach: {clients}"
+    );
+    let _ = tmux(&["kill-server"]);
+    let _ = server_pid;
+}
