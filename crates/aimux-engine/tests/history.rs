@@ -445,6 +445,11 @@ fn titles_in_all_three_dialects_are_generated_and_cached() {
         assert_eq!((report.generated, report.requests), (0, 0), "{api:?}");
         assert_eq!(report.cached, needing);
         assert_eq!(title_requests(&server.record).len(), sent.len(), "{api:?}");
+        // --regenerate asks again for every model-titled session (agent titles stay).
+        let mut rows = sessions(&index, &fixtures_home());
+        let report = titles::generate(&mut rows, &cfg, &mut cache, &index, true, &mut |_, _| {});
+        assert_eq!(report.generated, needing, "{api:?}: {report:?}");
+        assert_eq!(title_requests(&server.record).len(), sent.len() + needing);
         // The catalog's rows pick the cached titles up.
         let mut rows = sessions(&index, &fixtures_home());
         titles::apply_titles(&mut rows, &TitleCache::load(&aimux_home), &index);

@@ -241,6 +241,7 @@ impl App {
             || self.trace.loading
             || self.health.loading
             || self.teams.loading
+            || self.sessions.search.as_ref().is_some_and(|s| s.loading)
     }
 
     /// Goes to a view (remembering where we came from) and loads its data.
