@@ -580,6 +580,10 @@ fn spawn_container(s: &Store, ns: &str, pod: &str, c: &Value) -> Result<Child, S
         return Err(format!("fake API: no local program for command {cmd0:?}"));
     };
     let mut cmd = Command::new(prog);
+    // like a container runtime: command[1..] then args
+    if let Some(rest) = c["command"].as_array() {
+        cmd.args(rest.iter().skip(1).filter_map(Value::as_str));
+    }
     if let Some(args) = c["args"].as_array() {
         cmd.args(args.iter().filter_map(Value::as_str));
     }

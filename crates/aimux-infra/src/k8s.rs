@@ -154,6 +154,40 @@ pub fn worker_deployment(cfg: &K8sConfig, provider: &str, replicas: i32) -> Depl
     }
 }
 
+/// The tmux session name of a remote agent inside its pod.
+pub const REMOTE_SESSION: &str = "agent";
+
+/// A remote interactive session: one pod whose agent runs inside tmux, so detaching (or a
+/// dropped connection) leaves it running. Built in code like the workers.
+pub fn session_deployment(cfg: &K8sConfig, provider: &str, name: &str) -> Deployment {
+    let mut d = worker_deployment(cfg, provider, 1);
+    let mut labels = managed_labels(Some(provider));
+    labels.insert(COMPONENT.to_string(), "session".to_string());
+    labels.insert("aimux.dev/session".to_string(), name.to_string());
+    d.metadata.name = Some(name.to_string());
+    d.metadata.labels = Some(labels.clone());
+    d.spec.selector.match_labels = Some(labels.clone());
+    if let Some(m) = d.spec.template.metadata.as_mut() {
+        m.labels = Some(labels);
+    }
+    if let Some(c) = d
+        .spec
+        .template
+        .spec
+        .as_mut()
+        .and_then(|s| s.containers.first_mut())
+    {
+        c.name = "agent".into();
+        c.command = Some(vec!["sh".into(), "-c".into()]);
+        c.args = Some(vec![format!(
+            "tmux new-session -d -s {REMOTE_SESSION} -x 200 -y 50 {provider} && exec sleep 2147483647"
+        )]);
+        c.tty = Some(true);
+        c.stdin = Some(true);
+    }
+    d
+}
+
 /// A local credential that could be copied into the cluster.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Credential {
@@ -408,6 +442,46 @@ impl K8s {
                     } else {
                         why.join(", ")
                     }
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+
+    /// Starts a remote interactive agent (`:new` → Remote): a one-pod Deployment running the
+    /// provider's CLI inside tmux; waits until it is ready and returns the pod name.
+    pub async fn spawn_session(&self, provider: &str, wait: Duration) -> Result<String> {
+        self.ensure_namespace().await?;
+        let api: Api<Deployment> = Api::namespaced(self.client.clone(), &self.cfg.namespace);
+        let existing = api
+            .list(
+                &ListParams::default()
+                    .labels(&format!("{COMPONENT}=session,{PROVIDER_LABEL}={provider}")),
+            )
+            .await?;
+        let name = format!("aimux-session-{provider}-{}", existing.items.len() + 1);
+        api.create(
+            &PostParams::default(),
+            &session_deployment(&self.cfg, provider, &name),
+        )
+        .await?;
+        let deadline = Instant::now() + wait;
+        let pods: Api<Pod> = Api::namespaced(self.client.clone(), &self.cfg.namespace);
+        loop {
+            let list = pods
+                .list(&ListParams::default().labels(&format!("aimux.dev/session={name}")))
+                .await?;
+            if let Some(p) = list
+                .items
+                .iter()
+                .find(|p| p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running"))
+            {
+                return Ok(p.metadata.name.clone().unwrap_or_default());
+            }
+            if Instant::now() >= deadline {
+                return Err(K8sError::Timeout(format!(
+                    "{name}: no running pod after {}s",
+                    wait.as_secs()
                 )));
             }
             tokio::time::sleep(Duration::from_millis(250)).await;

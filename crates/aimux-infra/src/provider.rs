@@ -278,12 +278,19 @@ impl InfraProvider for RedisK8sProvider {
         }
     }
 
-    async fn spawn_session(&self, _provider: &str) -> Result<String, InfraError> {
+    async fn spawn_session(&self, provider: &str) -> Result<String, InfraError> {
         match &self.compute {
             None => Err(self.no_compute()),
-            Some(_) => Err(InfraError::Other(
-                "remote interactive sessions (attach through exec) are not implemented yet".into(),
-            )),
+            #[cfg(feature = "k8s")]
+            Some(k) => k
+                .spawn_session(provider, SCALE_WAIT)
+                .await
+                .map_err(|e| InfraError::Other(e.to_string())),
+            #[cfg(not(feature = "k8s"))]
+            Some(never) => {
+                let _ = provider;
+                match *never {}
+            }
         }
     }
 

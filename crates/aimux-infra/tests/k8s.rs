@@ -439,3 +439,90 @@ async fn attach_through_exec_shows_the_screen_and_detach_leaves_it_running() {
     let _ = tmux(&["kill-server"]);
     let _ = server_pid;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn remote_session_runs_the_agent_inside_tmux_in_its_pod() {
+    let test = "remote_session_runs_the_agent_inside_tmux_in_its_pod";
+    for tool in ["tmux", "script", "sh"] {
+        if !std::env::var_os("PATH")
+            .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()))
+        {
+            eprintln!("SKIPPED {test}: {tool} is not installed");
+            return;
+        }
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bin = dir.path().join("bin");
+    std::fs::create_dir_all(&bin).expect("mkdir");
+    let marker = format!("REMOTE-CLAUDE-{}", std::process::id());
+    std::fs::write(
+        bin.join("claude"),
+        format!("#!/bin/sh\necho {marker}\nexec sleep 120\n"),
+    )
+    .expect("write");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(bin.join("claude"), std::fs::Permissions::from_mode(0o755))
+            .expect("chmod");
+    }
+    let tmux_dir = dir.path().join("tmux");
+    std::fs::create_dir_all(&tmux_dir).expect("mkdir");
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let base_env = vec![
+        ("TMUX_TMPDIR".to_string(), tmux_dir.display().to_string()),
+        ("PATH".to_string(), path),
+    ];
+    let sh = std::env::split_paths(&std::env::var_os("PATH").expect("PATH"))
+        .map(|d| d.join("sh"))
+        .find(|p| p.is_file())
+        .expect("sh");
+    let fake = FakeK8s::start_with_env(HashMap::from([("sh".to_string(), sh)]), base_env)
+        .await
+        .expect("fake api");
+    let k = K8s::with_client(fake.client().expect("client"), cfg("remote"));
+    let pod = k
+        .spawn_session("claude", Duration::from_secs(10))
+        .await
+        .expect("session");
+    assert_eq!(pod, "aimux-session-claude-1-0");
+    let dep = fake
+        .get("deployments", "remote", "aimux-session-claude-1")
+        .expect("deployment");
+    let c = &dep["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(c["tty"], true);
+    assert!(
+        c["args"][0]
+            .as_str()
+            .expect("args")
+            .contains("tmux new-session -d -s agent"),
+        "{c}"
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let screen = k.capture_screen(&pod, "agent").await.unwrap_or_default();
+        if screen.contains(&marker) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the remote agent never showed up: {screen:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(150)).await;
+    }
+    // a second session gets its own deployment
+    let pod2 = k
+        .spawn_session("claude", Duration::from_secs(10))
+        .await
+        .expect("session 2");
+    assert_eq!(pod2, "aimux-session-claude-2-0");
+    let _ = std::process::Command::new("tmux")
+        .arg("kill-server")
+        .env("TMUX_TMPDIR", &tmux_dir)
+        .env_remove("TMUX")
+        .output();
+}
