@@ -10,7 +10,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
-const SCHEMA_VERSION: i64 = 2;
+const SCHEMA_VERSION: i64 = 3;
 
 /// Texts longer than this are cut in the persisted resume state (the search index,
 /// fed before persistence, keeps them whole).
@@ -44,6 +44,8 @@ pub struct CachedFile {
     pub id: i64,
     pub identity: FileIdentity,
     pub offset: u64,
+    /// The full-text index holds this file's current content.
+    pub searchable: bool,
 }
 
 /// Per-file summary kept in the index (one session file = one row).
@@ -67,6 +69,9 @@ pub struct FileSummary {
     /// What the end of the file says about the agent right now (for live status).
     #[serde(default)]
     pub tail: TailState,
+    /// The first prompts of the main conversation (cut), for titles.
+    #[serde(default)]
+    pub opening_prompts: Vec<String>,
 }
 
 /// One turn row (for merging sessions spread over several files, and daily costs).
@@ -166,7 +171,9 @@ impl Index {
                        inode INTEGER NOT NULL,
                        offset INTEGER NOT NULL,
                        session_id TEXT,
-                       summary TEXT NOT NULL
+                       summary TEXT NOT NULL,
+                       -- 1 when the search index holds this file's current text.
+                       searchable INTEGER NOT NULL DEFAULT 0
                      );
                      -- Resume states live apart: a scan of `files` must not page through
                      -- their blobs (SQLite reads overflow pages of earlier columns).
@@ -186,7 +193,7 @@ impl Index {
                        subagent INTEGER NOT NULL,
                        PRIMARY KEY (file_id, seq)
                      );
-                     PRAGMA user_version = 2;",
+                     PRAGMA user_version = 3;",
                 )
                 .map_err(|e| self.err(e))?;
         }
@@ -210,7 +217,7 @@ impl Index {
     pub fn cached_files(&self) -> Result<Vec<(String, CachedFile)>, IndexError> {
         let mut stmt = self
             .conn
-            .prepare_cached("SELECT id, path, size, mtime_ns, inode, offset FROM files")
+            .prepare_cached("SELECT id, path, size, mtime_ns, inode, offset, searchable FROM files")
             .map_err(|e| self.err(e))?;
         let rows = stmt
             .query_map([], |r| {
@@ -224,6 +231,7 @@ impl Index {
                             inode: r.get::<_, i64>(4)? as u64,
                         },
                         offset: r.get::<_, i64>(5)? as u64,
+                        searchable: r.get(6)?,
                     },
                 ))
             })
@@ -257,14 +265,16 @@ impl Index {
         path: &str,
         identity: FileIdentity,
         prepared: &Prepared,
+        searchable: bool,
     ) -> rusqlite::Result<()> {
         let summary = &prepared.summary;
         tx.execute(
-            "INSERT INTO files (path, provider, size, mtime_ns, inode, offset, session_id, summary)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+            "INSERT INTO files (path, provider, size, mtime_ns, inode, offset, session_id, summary, searchable)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
              ON CONFLICT(path) DO UPDATE SET provider=excluded.provider, size=excluded.size,
                mtime_ns=excluded.mtime_ns, inode=excluded.inode, offset=excluded.offset,
-               session_id=excluded.session_id, summary=excluded.summary",
+               session_id=excluded.session_id, summary=excluded.summary,
+               searchable=excluded.searchable",
             params![
                 path,
                 summary.provider.as_str(),
@@ -273,7 +283,8 @@ impl Index {
                 identity.inode as i64,
                 prepared.offset as i64,
                 summary.session_id,
-                prepared.summary_json
+                prepared.summary_json,
+                searchable
             ],
         )?;
         let file_id: i64 =
@@ -494,6 +505,10 @@ fn persisted_state(parser: &SessionFileParser) -> Vec<u8> {
     }
 }
 
+/// How many opening prompts a summary keeps, and how much of each: enough for a title.
+pub const OPENING_PROMPTS: usize = 3;
+pub const OPENING_PROMPT_BYTES: usize = 1500;
+
 /// Builds the index row for a parsed file.
 pub fn summarize(path: &str, parser: &SessionFileParser, size: u64) -> FileSummary {
     let s: &ParsedSession = parser.session();
@@ -514,5 +529,12 @@ pub fn summarize(path: &str, parser: &SessionFileParser, size: u64) -> FileSumma
         stats: parser.stats,
         size,
         tail: s.tail.clone(),
+        opening_prompts: s
+            .turns
+            .iter()
+            .filter(|t| !t.user.trim().is_empty())
+            .take(OPENING_PROMPTS)
+            .map(|t| aimux_core::text::truncate(&t.user, OPENING_PROMPT_BYTES))
+            .collect(),
     }
 }

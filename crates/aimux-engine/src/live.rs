@@ -14,7 +14,7 @@ use crate::index::{FileSummary, Index, IndexError};
 use crate::process::{
     AgentProcess, ChildRole, ClaudeLiveSession, ProcessScanner, read_claude_live_sessions,
 };
-use crate::scan::{scan, scan_files};
+use crate::scan::{Text, scan_files, scan_with};
 use crate::sources::{FileFormat, SessionFileRef, project_name};
 use aimux_core::pricing::PriceTable;
 use aimux_core::status::{DebounceConfig, Debouncer, StatusEvidence, derive_status};
@@ -91,7 +91,7 @@ impl LiveEngine {
     /// Re-lists and brings every session file up to date; what could not be read is
     /// returned per provider (the other providers carry on).
     fn full_scan(&mut self) -> Result<Vec<ProviderError>, IndexError> {
-        let report = scan(&self.home, &mut self.index, None)?;
+        let report = scan_with(&self.home, &mut self.index, None, Text::Skip)?;
         let unreadable = report
             .warnings
             .into_iter()

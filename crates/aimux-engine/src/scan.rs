@@ -121,9 +121,30 @@ pub fn scan(
     index: &mut Index,
     progress: Option<Progress<'_>>,
 ) -> Result<ScanReport, IndexError> {
+    scan_with(home, index, progress, Text::Index)
+}
+
+/// Whether a scan feeds the full-text search index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Text {
+    /// Index the text of new bytes, and bring every file the search index lacks up to
+    /// date (search, history, the dashboard's background work).
+    Index,
+    /// Numbers only (`costs`, `sessions`, live refreshes): files parsed now are marked
+    /// as not yet searchable and indexed by the next `Text::Index` scan.
+    Skip,
+}
+
+/// [`scan`], choosing whether text is indexed for search.
+pub fn scan_with(
+    home: &Path,
+    index: &mut Index,
+    progress: Option<Progress<'_>>,
+    text: Text,
+) -> Result<ScanReport, IndexError> {
     let mut warnings = Vec::new();
     let files = enumerate(home, &mut warnings);
-    let mut report = update(&files, true, index, progress)?;
+    let mut report = update(&files, true, index, progress, text)?;
     warnings.append(&mut report.warnings);
     report.warnings = warnings;
     Ok(report)
@@ -132,7 +153,7 @@ pub fn scan(
 /// Brings only `files` up to date (the live loop's hot set: files of running agents),
 /// without listing directories or forgetting anything.
 pub fn scan_files(files: &[SessionFileRef], index: &mut Index) -> Result<ScanReport, IndexError> {
-    update(files, false, index, None)
+    update(files, false, index, None, Text::Skip)
 }
 
 fn update(
@@ -140,7 +161,9 @@ fn update(
     forget_missing: bool,
     index: &mut Index,
     progress: Option<Progress<'_>>,
+    text: Text,
 ) -> Result<ScanReport, IndexError> {
+    let index_text = text == Text::Index;
     let mut report = ScanReport {
         files: files.len(),
         ..ScanReport::default()
@@ -179,6 +202,13 @@ fn update(
             }
         };
         match cached.get(path) {
+            // Text the search index lacks is read again in full: the resume state keeps
+            // only cut texts.
+            Some(c) if index_text && !c.searchable => jobs.push(Job {
+                file,
+                identity,
+                plan: Plan::Full,
+            }),
             Some(c) if c.identity == identity => report.unchanged += 1,
             Some(c)
                 if file.format == FileFormat::Jsonl
@@ -282,9 +312,17 @@ fn update(
                         report.parsed += 1;
                     }
                     report.bytes_read += done.bytes;
-                    let stored = Index::store(&tx, &done.path, done.identity, &done.prepared)
-                        // Full-text search: fed from the fresh parse, before texts are cut.
-                        .and_then(|()| crate::search::index_parsed(&tx, &done.path, &done.parser));
+                    let stored =
+                        Index::store(&tx, &done.path, done.identity, &done.prepared, index_text)
+                            // Full-text search: fed from the fresh parse, before texts are cut.
+                            .and_then(|()| {
+                                if index_text {
+                                    crate::search::index_parsed(&tx, &done.path, &done.parser)
+                                        .map(drop)
+                                } else {
+                                    Ok(())
+                                }
+                            });
                     if let Err(e) = stored {
                         store_error = Some(e);
                     }

@@ -243,32 +243,18 @@ impl TitleCache {
     }
 }
 
-/// The opening prompts of a session (main conversation, in turn order), from the search
-/// index, at most `max` of them.
+/// The opening prompts of a session (main conversation, in turn order), from the index's
+/// file summaries (so titles need no search index), at most `max` of them.
 pub fn opening_prompts(index: &Index, files: &[String], max: usize) -> Vec<String> {
-    let conn = index.conn();
-    let Ok(mut stmt) = conn.prepare_cached(
-        "SELECT f.text, CAST(f.turn_no AS INTEGER) AS n FROM files x
-           JOIN search_pieces p ON p.file_id = x.id
-           JOIN search_fts f ON f.rowid = p.fts_rowid
-         WHERE x.path = ?1 AND p.current = 1 AND f.kind = 'prompt' AND f.sub = ''
-         ORDER BY n LIMIT ?2",
-    ) else {
+    let Ok(summaries) = index.summaries_of(files) else {
         return Vec::new();
     };
     // The largest file is the main transcript; others (resume stubs) repeat it.
-    for path in files {
-        let rows: Vec<String> = stmt
-            .query_map(rusqlite::params![path, max as i64], |r| {
-                r.get::<_, String>(0)
-            })
-            .map(|rows| rows.filter_map(Result::ok).collect())
-            .unwrap_or_default();
-        if !rows.is_empty() {
-            return rows;
-        }
-    }
-    Vec::new()
+    summaries
+        .into_iter()
+        .max_by_key(|s| (!s.opening_prompts.is_empty(), s.size))
+        .map(|s| s.opening_prompts.into_iter().take(max).collect())
+        .unwrap_or_default()
 }
 
 /// Agent prompts often start with injected context in angle-bracket tags; the fallback
@@ -425,7 +411,12 @@ pub fn pending_prompts(
     rows.iter()
         .filter(|r| r.title_source != Some(TitleSource::Agent))
         .filter(|r| cache.get(r.provider, &r.id).is_none())
-        .map(|r| ((r.provider, r.id.clone()), opening_prompts(index, &r.files, 3)))
+        .map(|r| {
+            (
+                (r.provider, r.id.clone()),
+                opening_prompts(index, &r.files, 3),
+            )
+        })
         .filter(|(_, p)| !p.is_empty())
         .collect()
 }

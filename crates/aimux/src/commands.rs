@@ -12,7 +12,7 @@ use aimux_engine::catalog::{self, SessionRow};
 use aimux_engine::costs::{GroupBy, cost_report};
 use aimux_engine::home::Dirs;
 use aimux_engine::index::Index;
-use aimux_engine::scan::{ScanReport, scan};
+use aimux_engine::scan::{ScanReport, Text, scan_with};
 use aimux_engine::sources::Warning;
 use aimux_engine::trace::trace;
 use anyhow::{Context as _, Result, bail};
@@ -49,8 +49,17 @@ impl Context {
         AnnotationStore::new(self.dirs.evaluations_dir())
     }
 
-    /// Brings the index up to date and returns every session.
+    /// Brings the index up to date (numbers only, no search text) and returns every
+    /// session.
     pub fn load_sessions(&mut self) -> Result<(Vec<SessionRow>, Vec<Warning>, ScanReport)> {
+        self.load_sessions_with(Text::Skip)
+    }
+
+    /// [`Context::load_sessions`], choosing whether the search index is fed too.
+    pub fn load_sessions_with(
+        &mut self,
+        text: Text,
+    ) -> Result<(Vec<SessionRow>, Vec<Warning>, ScanReport)> {
         let show_progress = std::io::stderr().is_terminal();
         let progress = |done: usize, total: usize| {
             if total >= 50 && (done.is_multiple_of(25) || done == total) {
@@ -61,10 +70,11 @@ impl Context {
                 let _ = std::io::stderr().flush();
             }
         };
-        let mut report = scan(
+        let mut report = scan_with(
             &self.dirs.home,
             &mut self.index,
             if show_progress { Some(&progress) } else { None },
+            text,
         )?;
         let mut warnings = std::mem::take(&mut report.warnings);
         let mut rows =

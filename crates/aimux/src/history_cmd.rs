@@ -74,7 +74,7 @@ pub fn search_cmd(ctx: &mut Context, args: &SearchArgs) -> Result<ExitCode> {
         None => None,
     };
     // Brings the index (and with it the search index) up to date.
-    let (_, warnings, _) = ctx.load_sessions()?;
+    let (_, warnings, _) = ctx.load_sessions_with(aimux_engine::scan::Text::Index)?;
     let opts = SearchOptions {
         provider,
         project: args.project.clone(),

@@ -10,7 +10,7 @@ use aimux_engine::costs::{CostReport, GroupBy, cost_report};
 use aimux_engine::health::{self, HealthOptions, HealthReport};
 use aimux_engine::home::Dirs;
 use aimux_engine::live::LiveEngine;
-use aimux_engine::scan::scan;
+use aimux_engine::scan::{Text, scan, scan_with};
 use aimux_engine::teams::{TeamsReport, read_teams};
 use aimux_engine::trace::{Trace, trace};
 use aimux_tui::{Backend, CostScope};
@@ -42,7 +42,7 @@ impl EngineBackend {
     }
 
     fn all_sessions(&mut self) -> Result<Vec<SessionRow>> {
-        scan(&self.dirs.home, self.live.index_mut(), None)?;
+        scan_with(&self.dirs.home, self.live.index_mut(), None, Text::Skip)?;
         let mut warnings = Vec::new();
         let mut rows = catalog::sessions(
             self.live.index(),
@@ -94,7 +94,9 @@ impl EngineBackend {
                     &config,
                     &mut cache,
                     &mut |r: &SessionRow| {
-                        prompts.remove(&(r.provider, r.id.clone())).unwrap_or_default()
+                        prompts
+                            .remove(&(r.provider, r.id.clone()))
+                            .unwrap_or_default()
                     },
                     false,
                     &mut |_, _| {},
@@ -219,7 +221,7 @@ impl Backend for EngineBackend {
         let rows = self.all_sessions()?;
         let row = catalog::find_session(&rows, session_id).map_err(anyhow::Error::msg)?;
         let entry = aimux_engine::trash::trash_session(&self.dirs.aimux_home, row)?;
-        scan(&self.dirs.home, self.live.index_mut(), None)?;
+        scan_with(&self.dirs.home, self.live.index_mut(), None, Text::Skip)?;
         Ok(format!(
             "moved {} file(s) of {} to the trash (aimux trash restore {})",
             entry.files.len(),
