@@ -818,3 +818,101 @@ pub fn infra(ctx: InfraCtx, args: &InfraArgs) -> Result<ExitCode> {
         }
     })
 }
+
+/// The infrastructure rows of the health view (TUI `H`): coordination, compute and one row
+/// per workload. Redis counts as configured when `redis.url` is in the config or
+/// AIMUX_REDIS_URL is set; Kubernetes when the config has a `kubernetes:` section. Blocks
+/// for at most a few seconds (connect timeouts); call it from a worker thread.
+#[allow(dead_code)] // the lead wires it into the TUI health backend
+pub fn infra_backend_health(dirs: &Dirs) -> Vec<aimux_engine::health::BackendHealth> {
+    use aimux_engine::health::BackendHealth;
+    let ctx = InfraCtx {
+        dirs: dirs.clone(),
+        prices: PriceTable::bundled(),
+    };
+    let env_url = std::env::var("AIMUX_REDIS_URL").ok();
+    let (cfg_url, _) = config_redis(&ctx);
+    let k8s = k8s_config(&ctx);
+    let redis_configured = env_url.is_some() || cfg_url.is_some();
+    let k8s_configured = matches!(k8s, Ok(Some(_)));
+    if !redis_configured && !k8s_configured {
+        return vec![
+            BackendHealth::not_configured(
+                "Redis (coordination)",
+                "set `redis: {url: …}` in config.yaml or AIMUX_REDIS_URL",
+            ),
+            BackendHealth::not_configured(
+                "Kubernetes (compute)",
+                "set `kubernetes:` in config.yaml",
+            ),
+        ];
+    }
+    let opts = RedisOpts { redis: env_url };
+    let (url, prefix) = redis_target(&ctx, &opts);
+    let h = aimux_infra::block_on(async {
+        let compute = match k8s {
+            Ok(Some(cfg)) => aimux_infra::k8s::K8s::connect(cfg)
+                .await
+                .map(Some)
+                .map_err(|e| e.to_string()),
+            Ok(None) => Ok(None),
+            Err(e) => Err(format!("{e:#}")),
+        };
+        match compute {
+            Ok(c) => Ok(aimux_infra::provider::health_for(&url, &prefix, c).await),
+            Err(e) => Err(e),
+        }
+    });
+    let layer = |name: &str, l: &aimux_infra::provider::Layer| BackendHealth {
+        name: name.to_string(),
+        configured: l.configured,
+        state: if !l.configured {
+            "not configured".into()
+        } else if l.ok {
+            "ok".into()
+        } else {
+            "error".into()
+        },
+        detail: match l.latency_ms {
+            Some(ms) => format!("{} ({ms:.1} ms)", l.summary),
+            None => l.summary.clone(),
+        },
+    };
+    match h {
+        Ok(Ok(h)) => {
+            let mut rows = vec![
+                layer("Redis (coordination)", &h.coordination),
+                layer("Kubernetes (compute)", &h.compute),
+            ];
+            for w in &h.workloads {
+                rows.push(BackendHealth {
+                    name: format!("{} {}", w.kind, w.name),
+                    configured: true,
+                    state: w.phase.clone(),
+                    detail: [
+                        Some(w.location.clone()),
+                        w.current_task.clone(),
+                        w.reason.clone(),
+                    ]
+                    .into_iter()
+                    .flatten()
+                    .collect::<Vec<_>>()
+                    .join(" · "),
+                });
+            }
+            rows
+        }
+        Ok(Err(e)) => vec![BackendHealth {
+            name: "Kubernetes (compute)".into(),
+            configured: true,
+            state: "error".into(),
+            detail: e,
+        }],
+        Err(e) => vec![BackendHealth {
+            name: "infrastructure".into(),
+            configured: true,
+            state: "error".into(),
+            detail: e.to_string(),
+        }],
+    }
+}
