@@ -108,6 +108,14 @@ fn move_file(from: &Path, to: &Path) -> Result<(), TrashError> {
 
 /// Moves the session's files to the trash and writes the manifest.
 pub fn trash_session(aimux_home: &Path, row: &SessionRow) -> Result<TrashEntry, TrashError> {
+    // Sessions stored as rows of a database (opencode: `<db>#<session>`) share their file
+    // with every other session: moving it would take them all.
+    if let Some(shared) = row.files.iter().find(|f| f.contains('#')) {
+        return Err(TrashError::Refused(format!(
+            "{} lives inside a shared database ({shared}); aimux only moves whole session files",
+            row.id
+        )));
+    }
     let files = files_to_move(row);
     if files.is_empty() {
         return Err(TrashError::Refused(format!(

@@ -286,6 +286,11 @@ fn trash_moves_files_and_restore_puts_them_back_byte_identical() {
         .iter()
         .map(|f| (PathBuf::from(f), fs::read(f).expect("read")))
         .collect();
+    // A session that is a row of a shared database is refused, nothing moves.
+    let mut db_row = row.clone();
+    db_row.files = vec![format!("{}#ses_1", row.files[0])];
+    assert!(trash::trash_session(&aimux_home, &db_row).is_err());
+    assert!(PathBuf::from(&row.files[0]).exists());
     let entry = trash::trash_session(&aimux_home, &row).expect("trash");
     assert_eq!(entry.files.len(), originals.len());
     for (p, _) in &originals {
