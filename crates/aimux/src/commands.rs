@@ -135,6 +135,7 @@ fn dashboard(ctx: Context) -> Result<ExitCode> {
     for w in &ctx.config_warnings {
         eprintln!("warning: {}: {w}", ctx.dirs.config_path().display());
     }
+    let receiver = crate::otel_cmd::dashboard_receiver(&ctx);
     let Context {
         dirs,
         prices,
@@ -142,7 +143,7 @@ fn dashboard(ctx: Context) -> Result<ExitCode> {
         tui,
         ..
     } = ctx;
-    let backend = crate::tui_backend::EngineBackend::new(dirs, prices, index);
+    let backend = crate::tui_backend::EngineBackend::new(dirs, prices, index, receiver);
     aimux_tui::run(backend, tui)?;
     Ok(ExitCode::SUCCESS)
 }

@@ -33,7 +33,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Default, clap::Args)]
 pub struct ServeArgs {
     /// Address of the OTLP/HTTP receiver (default: otel.listen or 127.0.0.1:4318).
     #[arg(long, value_name = "ADDR:PORT")]
@@ -143,7 +143,8 @@ fn get_usize(m: &serde_json::Map<String, Value>, k: &str) -> Result<Option<usize
     }
 }
 
-pub fn serve(ctx: Context, args: &ServeArgs) -> Result<ExitCode> {
+/// The receiver's settings from flags and the `otel:` section of config.yaml.
+fn receiver_settings(ctx: &Context, args: &ServeArgs) -> Result<(ReceiverConfig, TelemetryConfig)> {
     let otel = config_section(&ctx.dirs.config_path(), "otel").context("otel settings")?;
     let listen_text = args
         .otel_listen
@@ -176,6 +177,22 @@ pub fn serve(ctx: Context, args: &ServeArgs) -> Result<ExitCode> {
     {
         tcfg.budget_bytes = b;
     }
+    Ok((rcfg, tcfg))
+}
+
+/// The dashboard's in-process receiver, configured like `aimux serve` without flags.
+/// A receiver that cannot start (the port is taken, a bad setting) is reported, not
+/// fatal: the dashboard works from session files alone.
+pub fn dashboard_receiver(ctx: &Context) -> Result<(Receiver, Arc<TelemetryStore>), String> {
+    let args = ServeArgs::default();
+    let (rcfg, tcfg) = receiver_settings(ctx, &args).map_err(|e| format!("{e:#}"))?;
+    let store = Arc::new(TelemetryStore::new(tcfg));
+    let receiver = Receiver::start(rcfg, store.clone()).map_err(|e| e.to_string())?;
+    Ok((receiver, store))
+}
+
+pub fn serve(ctx: Context, args: &ServeArgs) -> Result<ExitCode> {
+    let (rcfg, tcfg) = receiver_settings(&ctx, args)?;
     let store = Arc::new(TelemetryStore::new(tcfg));
     let receiver = Receiver::start(rcfg, store.clone()).map_err(anyhow::Error::msg)?;
     let addr = receiver.local_addr();

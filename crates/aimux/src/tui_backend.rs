@@ -7,7 +7,7 @@ use aimux_engine::agents::{AgentRow, AgentsSnapshot};
 use aimux_engine::annotations::{Annotation, AnnotationStore, Label};
 use aimux_engine::catalog::{self, SessionRow};
 use aimux_engine::costs::{CostReport, GroupBy, cost_report};
-use aimux_engine::health::{self, HealthOptions, HealthReport};
+use aimux_engine::health::{self, BackendHealth, HealthOptions, HealthReport};
 use aimux_engine::home::Dirs;
 use aimux_engine::live::LiveEngine;
 use aimux_engine::scan::{Text, scan, scan_with};
@@ -19,6 +19,8 @@ use chrono::{DateTime, Duration, Utc};
 use std::collections::HashSet;
 
 pub struct EngineBackend {
+    /// The in-process OTLP receiver, or why it is not running.
+    receiver: Result<aimux_engine::otlp::server::Receiver, String>,
     dirs: Dirs,
     prices: PriceTable,
     live: LiveEngine,
@@ -29,9 +31,25 @@ pub struct EngineBackend {
 }
 
 impl EngineBackend {
-    pub fn new(dirs: Dirs, prices: PriceTable, index: aimux_engine::index::Index) -> EngineBackend {
-        let live = LiveEngine::new(dirs.home.clone(), index, prices.clone());
+    pub fn new(
+        dirs: Dirs,
+        prices: PriceTable,
+        index: aimux_engine::index::Index,
+        receiver: Result<
+            (
+                aimux_engine::otlp::server::Receiver,
+                std::sync::Arc<aimux_engine::otlp::store::TelemetryStore>,
+            ),
+            String,
+        >,
+    ) -> EngineBackend {
+        let mut live = LiveEngine::new(dirs.home.clone(), index, prices.clone());
+        let receiver = receiver.map(|(receiver, store)| {
+            live.set_telemetry(store);
+            receiver
+        });
         EngineBackend {
+            receiver,
             annotations: AnnotationStore::new(dirs.evaluations_dir()),
             dirs,
             prices,
@@ -192,12 +210,48 @@ impl Backend for EngineBackend {
     }
 
     fn health(&mut self) -> Result<HealthReport> {
-        Ok(health::collect(
+        let mut report = health::collect(
             &self.dirs.home,
             std::env::var_os("PATH").as_deref(),
             &self.last_agents,
             &HealthOptions::default(),
-        ))
+        );
+        report.infrastructure = crate::infra_cmd::infra_backend_health(&self.dirs);
+        report.telemetry = vec![match &self.receiver {
+            Ok(r) => {
+                let debug = r.debug_json(false);
+                // `requests` counts per path and encoding: the total is their sum.
+                fn total(v: &serde_json::Value) -> u64 {
+                    match v {
+                        serde_json::Value::Number(n) => n.as_u64().unwrap_or(0),
+                        serde_json::Value::Object(m) => m.values().map(total).sum(),
+                        serde_json::Value::Array(a) => a.len() as u64,
+                        _ => 0,
+                    }
+                }
+                let count = |key: &str| total(&debug[key]).to_string();
+                BackendHealth {
+                    name: "OTLP receiver".into(),
+                    configured: true,
+                    state: "ok".into(),
+                    detail: format!(
+                        "http://{} · requests {} · conversations {} · memory {} of {} bytes",
+                        r.local_addr(),
+                        count("requests"),
+                        count("conversations"),
+                        debug["memory_used_bytes"],
+                        debug["memory_budget_bytes"]
+                    ),
+                }
+            }
+            Err(e) => BackendHealth {
+                name: "OTLP receiver".into(),
+                configured: true,
+                state: "error".into(),
+                detail: format!("not running: {e}"),
+            },
+        }];
+        Ok(report)
     }
 
     fn search(
