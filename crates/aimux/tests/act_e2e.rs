@@ -593,6 +593,7 @@ fn attach_split_view_types_into_the_real_agent() {
         "AIMUX_HOME={}",
         env.state.join("aimux-home").display()
     ));
+    argv.push(format!("AIMUX_TMUX_SOCKET={}", env.socket.display()));
     argv.push(env!("CARGO_BIN_EXE_aimux").into());
     let mut cmd = Command::new("tmux");
     cmd.arg("-S")
@@ -645,6 +646,37 @@ fn attach_split_view_types_into_the_real_agent() {
     assert_eq!(ours(&env).len(), 1, "one agent after detaching");
     let sc = screen();
     assert!(sc.contains("keeps running"), "{sc}");
+
+    // The `:new` launcher starts a second agent through the dashboard's backend.
+    send(&["Escape"]);
+    send(&["-l", ":new"]);
+    send(&["Enter"]);
+    wait_for("the launcher", 10, || {
+        screen().contains("New agent").then_some(())
+    });
+    send(&["Enter"]); // claude
+    send(&["C-u"]);
+    send(&["-l", env.project.to_str().expect("utf-8")]);
+    send(&["Enter"]);
+    let prompt = "launched from the aimux launcher; \"quoted\" $(true)";
+    send(&["-l", prompt]);
+    for _ in 0..3 {
+        send(&["Down"]);
+    }
+    send(&["Enter"]);
+    wait_for(
+        "the launched agent's prompt at the model server",
+        90,
+        || env.received(prompt).then_some(()),
+    );
+    let sessions = env.tmux(&["list-sessions", "-F", "#{session_name}"]);
+    assert!(
+        sessions
+            .lines()
+            .any(|l| l == "aimux-claude-aimux-e2e-proj-2"),
+        "{sessions}"
+    );
+    assert_eq!(ours(&env).len(), 2, "the launched agent is discovered");
 }
 
 fn outer_clients(env: &Env) -> usize {
