@@ -290,13 +290,20 @@ impl Index {
         let file_id: i64 =
             tx.query_row("SELECT id FROM files WHERE path = ?1", [path], |r| r.get(0))?;
         match &prepared.state {
-            Some(state) => tx.execute(
-                "INSERT INTO states (file_id, state) VALUES (?1, ?2)
-                 ON CONFLICT(file_id) DO UPDATE SET state=excluded.state",
-                params![file_id, state],
-            )?,
-            None => tx.execute("DELETE FROM states WHERE file_id = ?1", [file_id])?,
-        };
+            StateUpdate::Set(state) => {
+                tx.execute(
+                    "INSERT INTO states (file_id, state) VALUES (?1, ?2)
+                     ON CONFLICT(file_id) DO UPDATE SET state=excluded.state",
+                    params![file_id, state],
+                )?;
+            }
+            StateUpdate::Clear => {
+                tx.execute("DELETE FROM states WHERE file_id = ?1", [file_id])?;
+            }
+            // A resume state whose offset no longer matches is never used (the scan checks),
+            // so keeping an older one is safe.
+            StateUpdate::Keep => {}
+        }
         tx.execute("DELETE FROM turns WHERE file_id = ?1", [file_id])?;
         let mut insert = tx.prepare_cached(
             "INSERT INTO turns (file_id, seq, turn_id, started_at, tool_calls, failed_tool_calls, models, subagent)
@@ -440,19 +447,40 @@ pub struct PreparedTurn {
     pub subagent: bool,
 }
 
+/// The stored resume state after a parse.
+#[derive(Debug, Clone)]
+pub enum StateUpdate {
+    /// Store this state (files that may grow).
+    Set(Vec<u8>),
+    /// Drop any stored state (files not expected to grow: parsed in full if they do).
+    Clear,
+    /// Leave it: the live loop keeps the parser in memory and does not rewrite a state
+    /// that grows with the history on every tick.
+    Keep,
+}
+
+/// How a scan treats resume states.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Persist {
+    /// Store the state of files written recently, clear the others.
+    RecentFiles,
+    /// Never rewrite states (the caller keeps parsers in memory).
+    Keep,
+}
+
 /// Everything the index stores for one parsed file, computed off the writer thread.
 #[derive(Debug, Clone)]
 pub struct Prepared {
     pub summary: FileSummary,
     pub summary_json: String,
     pub offset: u64,
-    /// The parser's resume state; `None` for files not expected to grow.
-    pub state: Option<Vec<u8>>,
+    /// What to do with the parser's stored resume state.
+    pub state: StateUpdate,
     pub turns: Vec<PreparedTurn>,
 }
 
 impl Prepared {
-    pub fn new(parser: &SessionFileParser, summary: FileSummary, resumable: bool) -> Prepared {
+    pub fn new(parser: &SessionFileParser, summary: FileSummary, state: StateUpdate) -> Prepared {
         let session = parser.session();
         let main = session.turns.iter().map(|t| (t, false));
         let subs = session
@@ -474,9 +502,18 @@ impl Prepared {
             summary_json: serde_json::to_string(&summary).unwrap_or_default(),
             summary,
             offset: parser.offset(),
-            state: resumable.then(|| persisted_state(parser)),
+            state,
             turns,
         }
+    }
+}
+
+/// The resume state to store for a parsed file under `persist`.
+pub fn state_update(parser: &SessionFileParser, persist: Persist, recent: bool) -> StateUpdate {
+    match (persist, recent) {
+        (Persist::Keep, _) => StateUpdate::Keep,
+        (Persist::RecentFiles, true) => StateUpdate::Set(persisted_state(parser)),
+        (Persist::RecentFiles, false) => StateUpdate::Clear,
     }
 }
 

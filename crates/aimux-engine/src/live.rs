@@ -14,7 +14,7 @@ use crate::index::{FileSummary, Index, IndexError};
 use crate::process::{
     AgentProcess, ChildRole, ClaudeLiveSession, ProcessScanner, read_claude_live_sessions,
 };
-use crate::scan::{Text, scan_files, scan_with};
+use crate::scan::{HotParsers, Text, scan_hot_files, scan_with};
 use crate::sources::{FileFormat, SessionFileRef, project_name};
 use aimux_core::pricing::PriceTable;
 use aimux_core::status::{DebounceConfig, Debouncer, StatusEvidence, derive_status};
@@ -26,6 +26,9 @@ use std::time::{Duration, Instant};
 
 /// The longest the live loop goes without re-listing every session directory.
 pub const FULL_SCAN_EVERY: Duration = Duration::from_secs(30);
+
+/// How often agents without a session file trigger a full scan.
+pub const UNMATCHED_RESCAN: Duration = Duration::from_secs(5);
 
 /// An agent's identity across refreshes: pid plus start time survives pid reuse.
 type AgentKey = (u32, u64);
@@ -45,6 +48,11 @@ pub struct LiveEngine {
     scan_errors: Vec<ProviderError>,
     /// OTLP telemetry merged into rows (tokens/cost before the file catches up).
     telemetry: Option<std::sync::Arc<crate::otlp::store::TelemetryStore>>,
+    /// Parsers of the running agents' session files, fed only appended bytes.
+    hot: HotParsers,
+    /// Agents that had no session at the last full scan: they do not force another
+    /// full scan each tick (an agent of another home never matches), new ones do.
+    unmatched_at_full_scan: HashSet<AgentKey>,
 }
 
 impl LiveEngine {
@@ -59,6 +67,8 @@ impl LiveEngine {
             files: HashMap::new(),
             last_full_scan: None,
             scan_errors: Vec::new(),
+            hot: HotParsers::new(),
+            unmatched_at_full_scan: HashSet::new(),
             telemetry: None,
         }
     }
@@ -124,7 +134,9 @@ impl LiveEngine {
                 },
             })
             .collect();
-        let report = scan_files(&refs, &mut self.index)?;
+        let report = scan_hot_files(&refs, &mut self.index, &mut self.hot)?;
+        // Only running agents' files stay in memory.
+        self.hot.retain(|p, _| paths.contains(p));
         if report.parsed + report.resumed > 0 {
             for s in self.index.summaries_of(paths)? {
                 self.files.insert(s.path.clone(), s);
@@ -169,10 +181,23 @@ impl LiveEngine {
         let stale = self
             .last_full_scan
             .is_none_or(|t| t.elapsed() >= FULL_SCAN_EVERY);
-        let unmatched = tree
+        // An agent without a session forces a full scan when it is new, then at most
+        // every UNMATCHED_RESCAN (its file may appear with its first prompt; an agent
+        // of another home never matches and must not cost a full scan per tick).
+        let unmatched: Vec<AgentKey> = tree
             .iter()
-            .any(|a| !self.matches.contains_key(&(a.pid, a.start_ticks)));
-        let scan_result = if stale || unmatched {
+            .map(|a| (a.pid, a.start_ticks))
+            .filter(|k| !self.matches.contains_key(k))
+            .collect();
+        let new_unmatched = unmatched
+            .iter()
+            .any(|k| !self.unmatched_at_full_scan.contains(k));
+        let retry_unmatched = !unmatched.is_empty()
+            && self
+                .last_full_scan
+                .is_none_or(|t| t.elapsed() >= UNMATCHED_RESCAN);
+        let full = stale || new_unmatched || retry_unmatched;
+        let scan_result = if full {
             self.full_scan().map(Some)
         } else {
             let hot: Vec<String> = self.matches.values().map(|(p, _)| p.clone()).collect();
@@ -196,6 +221,13 @@ impl LiveEngine {
         errors.extend(self.scan_errors.iter().cloned());
 
         self.assign_sessions(&tree.agents, &claude_live.sessions);
+        if full {
+            self.unmatched_at_full_scan = tree
+                .iter()
+                .map(|a| (a.pid, a.start_ticks))
+                .filter(|k| !self.matches.contains_key(k))
+                .collect();
+        }
         let agents = tree
             .agents
             .iter()

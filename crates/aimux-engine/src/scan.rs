@@ -1,6 +1,8 @@
 //! Brings the index up to date with the session files on disk, reading only new bytes.
 
-use crate::index::{CachedFile, FileIdentity, Index, IndexError, Prepared, summarize};
+use crate::index::{
+    CachedFile, FileIdentity, Index, IndexError, Persist, Prepared, state_update, summarize,
+};
 use crate::sources::{FileFormat, SessionFileRef, Warning, all_sources};
 use aimux_core::parsers::SessionFileParser;
 use serde::Serialize;
@@ -144,7 +146,7 @@ pub fn scan_with(
 ) -> Result<ScanReport, IndexError> {
     let mut warnings = Vec::new();
     let files = enumerate(home, &mut warnings);
-    let mut report = update(&files, true, index, progress, text)?;
+    let mut report = update(&files, true, index, progress, text, None)?;
     warnings.append(&mut report.warnings);
     report.warnings = warnings;
     Ok(report)
@@ -153,7 +155,21 @@ pub fn scan_with(
 /// Brings only `files` up to date (the live loop's hot set: files of running agents),
 /// without listing directories or forgetting anything.
 pub fn scan_files(files: &[SessionFileRef], index: &mut Index) -> Result<ScanReport, IndexError> {
-    update(files, false, index, None, Text::Skip)
+    update(files, false, index, None, Text::Skip, None)
+}
+
+/// Parsers of hot files (running agents' sessions) kept in memory between refreshes, so
+/// a tick reads and parses only the appended bytes — no resume state is loaded or
+/// rewritten per tick.
+pub type HotParsers = HashMap<String, SessionFileParser>;
+
+/// [`scan_files`] with in-memory parsers for the files; `hot` is updated.
+pub fn scan_hot_files(
+    files: &[SessionFileRef],
+    index: &mut Index,
+    hot: &mut HotParsers,
+) -> Result<ScanReport, IndexError> {
+    update(files, false, index, None, Text::Skip, Some(hot))
 }
 
 fn update(
@@ -162,8 +178,14 @@ fn update(
     index: &mut Index,
     progress: Option<Progress<'_>>,
     text: Text,
+    mut hot: Option<&mut HotParsers>,
 ) -> Result<ScanReport, IndexError> {
     let index_text = text == Text::Index;
+    let persist = if hot.is_some() {
+        Persist::Keep
+    } else {
+        Persist::RecentFiles
+    };
     let mut report = ScanReport {
         files: files.len(),
         ..ScanReport::default()
@@ -243,10 +265,18 @@ fn update(
     // Resume states are loaded up front: the connection is not shared with workers.
     let mut resume_states: HashMap<i64, SessionFileParser> = HashMap::new();
     for job in &jobs {
-        if let Plan::Resume { id, .. } = job.plan
-            && let Some(p) = index.load_parser(id)?
-        {
-            resume_states.insert(id, p);
+        if let Plan::Resume { id, offset } = job.plan {
+            let in_memory = hot
+                .as_deref_mut()
+                .and_then(|h| h.remove(job.file.path.to_string_lossy().as_ref()))
+                .filter(|p| p.offset() == offset);
+            let parser = match in_memory {
+                Some(p) => Some(p),
+                None => index.load_parser(id)?,
+            };
+            if let Some(p) = parser {
+                resume_states.insert(id, p);
+            }
         }
     }
     let resume_states = Mutex::new(resume_states);
@@ -288,7 +318,7 @@ fn update(
                             .filter(|p| p.offset() == offset),
                         Plan::Full => None,
                     };
-                    let result = run_job(job, prior, recent_cutoff);
+                    let result = run_job(job, prior, recent_cutoff, persist);
                     if send.send(result).is_err() {
                         break;
                     }
@@ -323,8 +353,13 @@ fn update(
                                     Ok(())
                                 }
                             });
-                    if let Err(e) = stored {
-                        store_error = Some(e);
+                    match stored {
+                        Err(e) => store_error = Some(e),
+                        Ok(()) => {
+                            if let Some(h) = hot.as_deref_mut() {
+                                h.insert(done.path, done.parser);
+                            }
+                        }
                     }
                 }
                 Err(w) => report.warnings.push(w),
@@ -348,6 +383,7 @@ fn run_job(
     job: &Job<'_>,
     prior: Option<SessionFileParser>,
     recent_cutoff_ns: i64,
+    persist: Persist,
 ) -> Result<Done, Warning> {
     let file = job.file;
     let path = file.path.to_string_lossy().into_owned();
@@ -359,9 +395,10 @@ fn run_job(
     }));
     match outcome {
         Ok(Ok(bytes)) => {
-            let resumable = job.identity.mtime_ns >= recent_cutoff_ns;
+            let recent = job.identity.mtime_ns >= recent_cutoff_ns;
             let summary = summarize(&path, &parser, job.identity.size);
-            let prepared = Prepared::new(&parser, summary, resumable);
+            let state = state_update(&parser, persist, recent);
+            let prepared = Prepared::new(&parser, summary, state);
             Ok(Done {
                 path,
                 identity: job.identity,
