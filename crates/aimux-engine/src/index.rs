@@ -10,7 +10,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
-const SCHEMA_VERSION: i64 = 3;
+const SCHEMA_VERSION: i64 = 4;
 
 /// Texts longer than this are cut in the persisted resume state (the search index,
 /// fed before persistence, keeps them whole).
@@ -69,8 +69,9 @@ pub struct FileSummary {
     /// What the end of the file says about the agent right now (for live status).
     #[serde(default)]
     pub tail: TailState,
-    /// The first prompts of the main conversation (cut), for titles.
-    #[serde(default)]
+    /// The first prompts of the main conversation (cut), for titles. Stored in their
+    /// own column, not in the summary JSON.
+    #[serde(skip)]
     pub opening_prompts: Vec<String>,
 }
 
@@ -173,7 +174,10 @@ impl Index {
                        session_id TEXT,
                        summary TEXT NOT NULL,
                        -- 1 when the search index holds this file's current text.
-                       searchable INTEGER NOT NULL DEFAULT 0
+                       searchable INTEGER NOT NULL DEFAULT 0,
+                       -- Opening prompts (JSON list), for titles; apart from `summary` so
+                       -- listing sessions does not parse them.
+                       prompts TEXT NOT NULL DEFAULT '[]'
                      );
                      -- Resume states live apart: a scan of `files` must not page through
                      -- their blobs (SQLite reads overflow pages of earlier columns).
@@ -193,7 +197,7 @@ impl Index {
                        subagent INTEGER NOT NULL,
                        PRIMARY KEY (file_id, seq)
                      );
-                     PRAGMA user_version = 3;",
+                     PRAGMA user_version = 4;",
                 )
                 .map_err(|e| self.err(e))?;
         }
@@ -269,12 +273,12 @@ impl Index {
     ) -> rusqlite::Result<()> {
         let summary = &prepared.summary;
         tx.execute(
-            "INSERT INTO files (path, provider, size, mtime_ns, inode, offset, session_id, summary, searchable)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+            "INSERT INTO files (path, provider, size, mtime_ns, inode, offset, session_id, summary, searchable, prompts)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
              ON CONFLICT(path) DO UPDATE SET provider=excluded.provider, size=excluded.size,
                mtime_ns=excluded.mtime_ns, inode=excluded.inode, offset=excluded.offset,
                session_id=excluded.session_id, summary=excluded.summary,
-               searchable=excluded.searchable",
+               searchable=excluded.searchable, prompts=excluded.prompts",
             params![
                 path,
                 summary.provider.as_str(),
@@ -284,7 +288,8 @@ impl Index {
                 prepared.offset as i64,
                 summary.session_id,
                 prepared.summary_json,
-                searchable
+                searchable,
+                serde_json::to_string(&summary.opening_prompts).unwrap_or_else(|_| "[]".into())
             ],
         )?;
         let file_id: i64 =
@@ -383,6 +388,29 @@ impl Index {
             }
         }
         Ok(out)
+    }
+
+    /// The opening prompts of the largest of `paths` that has any (the main transcript;
+    /// other files of a conversation repeat it).
+    pub fn opening_prompts(&self, paths: &[String]) -> Result<Vec<String>, IndexError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT prompts, size FROM files WHERE path = ?1")
+            .map_err(|e| self.err(e))?;
+        let mut best: Option<(i64, Vec<String>)> = None;
+        for p in paths {
+            let row: Option<(String, i64)> = stmt
+                .query_row([p], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()
+                .map_err(|e| self.err(e))?;
+            if let Some((json, size)) = row {
+                let prompts: Vec<String> = serde_json::from_str(&json).unwrap_or_default();
+                if !prompts.is_empty() && best.as_ref().is_none_or(|(s, _)| size > *s) {
+                    best = Some((size, prompts));
+                }
+            }
+        }
+        Ok(best.map(|(_, p)| p).unwrap_or_default())
     }
 
     /// Turn rows of the given files.

@@ -246,15 +246,9 @@ impl TitleCache {
 /// The opening prompts of a session (main conversation, in turn order), from the index's
 /// file summaries (so titles need no search index), at most `max` of them.
 pub fn opening_prompts(index: &Index, files: &[String], max: usize) -> Vec<String> {
-    let Ok(summaries) = index.summaries_of(files) else {
-        return Vec::new();
-    };
-    // The largest file is the main transcript; others (resume stubs) repeat it.
-    summaries
-        .into_iter()
-        .max_by_key(|s| (!s.opening_prompts.is_empty(), s.size))
-        .map(|s| s.opening_prompts.into_iter().take(max).collect())
-        .unwrap_or_default()
+    let mut prompts = index.opening_prompts(files).unwrap_or_default();
+    prompts.truncate(max);
+    prompts
 }
 
 /// Agent prompts often start with injected context in angle-bracket tags; the fallback
