@@ -142,9 +142,7 @@ pub fn normalize(model: &str) -> String {
 fn strip_date(m: &str) -> &str {
     let bytes = m.as_bytes();
     let digits_before = |end: usize, n: usize| -> bool {
-        end > n
-            && bytes[end - n..end].iter().all(u8::is_ascii_digit)
-            && bytes[end - n - 1] == b'-'
+        end > n && bytes[end - n..end].iter().all(u8::is_ascii_digit) && bytes[end - n - 1] == b'-'
     };
     let n = bytes.len();
     if digits_before(n, 8) {

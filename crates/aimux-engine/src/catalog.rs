@@ -166,9 +166,7 @@ pub fn sessions(
             project: project_name(cwd.as_deref()),
             cwd,
             model: main_model(&m.models).or_else(|| main.and_then(|s| s.main_model.clone())),
-            title_source: title
-                .as_ref()
-                .map(|_| crate::titles::TitleSource::Agent),
+            title_source: title.as_ref().map(|_| crate::titles::TitleSource::Agent),
             title,
             started_at: files.iter().filter_map(|(_, s)| s.started_at.clone()).min(),
             last_activity: files

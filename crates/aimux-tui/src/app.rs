@@ -475,9 +475,7 @@ impl App {
                 }
                 self.request(Request::Agents);
             }
-            Response::Searched { query, result } => {
-                search_results::on_result(self, query, result)
-            }
+            Response::Searched { query, result } => search_results::on_result(self, query, result),
             Response::Trashed { session_id, result } => {
                 match result {
                     Ok(msg) => self.flash(msg, false),

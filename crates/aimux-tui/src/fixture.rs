@@ -697,13 +697,19 @@ pub fn search_hits(query: &str) -> Result<Vec<aimux_engine::search::SearchHit>, 
     build_match(query).map_err(|e| e.to_string())?;
     let words: Vec<String> = query
         .split_whitespace()
-        .map(|w| w.trim_matches(|c: char| !c.is_alphanumeric()).to_lowercase())
+        .map(|w| {
+            w.trim_matches(|c: char| !c.is_alphanumeric())
+                .to_lowercase()
+        })
         .filter(|w| !w.is_empty())
         .collect();
     let t = trace();
     let mut hits = Vec::new();
     for turn in &t.turns {
-        let mut texts = vec![(HitKind::Prompt, turn.user.clone()), (HitKind::Answer, turn.output.clone())];
+        let mut texts = vec![
+            (HitKind::Prompt, turn.user.clone()),
+            (HitKind::Answer, turn.output.clone()),
+        ];
         for tool in &turn.tools {
             texts.push((HitKind::ToolInput, format!("{} {}", tool.name, tool.input)));
             if let Some(o) = tool.output.clone().or_else(|| tool.error.clone()) {
