@@ -1733,7 +1733,6 @@ impl RecordParser for GeminiParser {
 
 #[cfg(test)]
 mod exit_code_tests {
-    use super::*;
     use crate::Provider;
     use crate::parsers::SessionFileParser;
 
