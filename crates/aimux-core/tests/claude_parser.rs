@@ -76,6 +76,8 @@ struct Thread {
     tool_ids: Vec<String>,
     /// Assistant text per turn (index = prompt index).
     outputs: Vec<String>,
+    /// Assistant text seen before any prompt.
+    early_output: String,
 }
 
 #[derive(Debug, Default)]
@@ -148,7 +150,8 @@ fn oracle(bytes: &[u8]) -> Oracle {
                     let th = o.threads.entry(key).or_default();
                     th.prompts
                         .push((rec["uuid"].as_str().unwrap_or_default().to_string(), text));
-                    th.outputs.push(String::new());
+                    // A reply written before the first prompt belongs to that prompt.
+                    th.outputs.push(std::mem::take(&mut th.early_output));
                 }
             }
             Some("assistant") => {
@@ -174,12 +177,14 @@ fn oracle(bytes: &[u8]) -> Oracle {
                     }
                     if b["type"] == "text" {
                         let text = b["text"].as_str().unwrap_or_default();
-                        if let Some(out) = th.outputs.last_mut() {
-                            if !out.is_empty() {
-                                out.push_str("\n\n");
-                            }
-                            out.push_str(text);
+                        let out = match th.outputs.last_mut() {
+                            Some(out) => out,
+                            None => &mut th.early_output,
+                        };
+                        if !out.is_empty() {
+                            out.push_str("\n\n");
                         }
+                        out.push_str(text);
                     }
                 }
             }
@@ -943,4 +948,40 @@ fn a_tool_use_line_written_twice_is_one_call() {
     assert_eq!(s.tool_calls(), 1);
     assert!(s.tail.pending_tools.is_empty());
     assert_eq!(s.turns[0].tokens.output, 3);
+}
+
+/// Real claude-code 2.1.197 interactive output where the answer's first lines were
+/// written before the prompt record: the prompt still opens the turn that holds them.
+#[test]
+fn reply_written_before_its_prompt_stays_in_the_prompts_turn() {
+    let bytes = file("reply-before-prompt");
+    let prompts: Vec<String> = bytes
+        .split(|b| *b == b'\n')
+        .filter_map(|l| serde_json::from_slice::<serde_json::Value>(l).ok())
+        .filter(|r| r["type"] == "user" && r["message"]["content"].is_string())
+        .map(|r| {
+            r["message"]["content"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string()
+        })
+        .collect();
+    let first_is_reply = bytes
+        .split(|b| *b == b'\n')
+        .filter_map(|l| serde_json::from_slice::<serde_json::Value>(l).ok())
+        .find(|r| r["type"] == "user" || r["type"] == "assistant")
+        .is_some_and(|r| r["type"] == "assistant");
+    assert!(first_is_reply, "the sample starts with the reply");
+    let p = parse(&bytes);
+    let turns = &p.session().turns;
+    assert_eq!(turns.len(), prompts.len());
+    for (turn, prompt) in turns.iter().zip(&prompts) {
+        assert_eq!(&turn.user, prompt);
+    }
+    assert_eq!(
+        turns[0].tools.len(),
+        1,
+        "the early reply's tool call is in turn 1"
+    );
+    assert!(!turns[0].tokens.is_zero());
 }

@@ -158,7 +158,10 @@ impl Index {
             .conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .map_err(|e| self.err(e))?;
-        if version != SCHEMA_VERSION {
+        // A new table layout or a parser that reads the same bytes differently both
+        // invalidate the cache.
+        let wanted = SCHEMA_VERSION * 1000 + aimux_core::parsers::PARSER_VERSION;
+        if version != wanted {
             self.conn
                 .execute_batch(
                     "DROP TABLE IF EXISTS states; DROP TABLE IF EXISTS turns; DROP TABLE IF EXISTS files;
@@ -197,8 +200,11 @@ impl Index {
                        subagent INTEGER NOT NULL,
                        PRIMARY KEY (file_id, seq)
                      );
-                     PRAGMA user_version = 4;",
+                     ",
                 )
+                .map_err(|e| self.err(e))?;
+            self.conn
+                .execute_batch(&format!("PRAGMA user_version = {wanted};"))
                 .map_err(|e| self.err(e))?;
         }
         self.conn

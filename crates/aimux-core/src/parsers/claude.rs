@@ -106,6 +106,14 @@ pub struct ClaudeParser {
     /// `turn_complete` (the main agent is still waiting on its subagent).
     #[serde(default)]
     saw_main: bool,
+    /// Recent record uuids, to tell a reply whose prompt is not written yet.
+    #[serde(default)]
+    seen_uuids: BoundedMap<()>,
+    /// A main-thread turn opened by a reply written before its prompt (Claude Code's
+    /// interactive mode sometimes appends the prompt record after the answer's first
+    /// lines): (turn index, the parent uuid the reply named).
+    #[serde(default)]
+    early_reply: Option<(usize, String)>,
 }
 
 /// Position of a tool call: thread (`None` = main turns, `Some(i)` = `subagents[i]`),
@@ -154,8 +162,18 @@ impl RecordParser for ClaudeParser {
             self.saw_main = true;
         }
 
+        let reply_ahead_of_prompt = kind == "assistant"
+            && !rec.is_sidechain.0
+            && rec
+                .parent_uuid
+                .as_deref()
+                .is_some_and(|p| self.seen_uuids.get(p).is_none());
+        if let Some(u) = rec.uuid.as_deref() {
+            self.seen_uuids.insert(u.to_string(), (), SEEN_MESSAGES_CAP);
+        }
         match kind {
             "user" => self.on_user(&rec, ts, primary),
+            "assistant" if reply_ahead_of_prompt => self.on_early_reply(&rec, ts, primary),
             "assistant" => self.on_assistant(&rec, ts, primary),
             "system" => self.on_system(&rec, ts, primary),
             "custom-title" => self.set_title(rec.custom_title.as_deref(), 3),
@@ -248,6 +266,27 @@ impl ClaudeParser {
         if id.is_some() && turns.last().map(|t| t.id.as_str()) == id {
             return; // the same prompt record written twice
         }
+        // The prompt of a reply that was written before it: it opens that turn.
+        if thread.is_none()
+            && let Some((idx, awaited)) = self.early_reply.take()
+        {
+            // The reply's parent may be the prompt or a record written with it (an
+            // attachment): the next prompt of the main thread is the one it answers.
+            let _ = awaited;
+            if let Some(turn) = turns.get_mut(idx)
+                && turn.user.is_empty()
+            {
+                if let Some(id) = id {
+                    turn.id = id.to_string();
+                }
+                turn.user = display_prompt(&text);
+                turn.started_at = match (turn.started_at, ts) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                };
+                return;
+            }
+        }
         let number = turns.len() as u32 + 1;
         turns.push(Turn {
             id: id.map_or_else(|| format!("turn-{number}"), str::to_string),
@@ -325,6 +364,31 @@ impl ClaudeParser {
         if primary {
             tail.turn_complete = false;
         }
+    }
+
+    /// A main-thread reply whose parent record is not in the file yet: it begins a new
+    /// turn that the prompt adopts when it arrives (see `early_reply`).
+    fn on_early_reply(&mut self, rec: &Record<'_>, ts: Option<Timestamp>, primary: bool) {
+        let awaited = rec.parent_uuid.as_deref().unwrap_or_default().to_string();
+        let turns = &mut self.session.turns;
+        let waiting_already = self
+            .early_reply
+            .as_ref()
+            .is_some_and(|(i, p)| *p == awaited && *i + 1 == turns.len());
+        if !waiting_already {
+            let number = turns.len() as u32 + 1;
+            turns.push(Turn {
+                id: rec
+                    .uuid
+                    .as_deref()
+                    .map_or_else(|| format!("turn-{number}"), str::to_string),
+                number,
+                started_at: ts,
+                ..Turn::default()
+            });
+            self.early_reply = Some((turns.len() - 1, awaited));
+        }
+        self.on_assistant(rec, ts, primary);
     }
 
     fn on_assistant(&mut self, rec: &Record<'_>, ts: Option<Timestamp>, primary: bool) {
@@ -782,6 +846,8 @@ struct Record<'a> {
     kind: LooseStr<'a>,
     #[serde(borrow, default)]
     uuid: LooseStr<'a>,
+    #[serde(rename = "parentUuid", borrow, default)]
+    parent_uuid: LooseStr<'a>,
     #[serde(rename = "promptId", borrow, default)]
     prompt_id: LooseStr<'a>,
     #[serde(borrow, default)]

@@ -13,6 +13,10 @@ use crate::lines::LineBuffer;
 use crate::model::{ParseStats, ParsedSession, Provider};
 use serde::{Deserialize, Serialize};
 
+/// The parsers' output version. Bump it whenever any parser produces different sessions
+/// from the same bytes: the index then discards what it cached and parses again.
+pub const PARSER_VERSION: i64 = 2;
+
 /// What a parser made of one line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LineOutcome {
