@@ -26,6 +26,11 @@ pub struct Cli {
 pub enum Command {
     /// Running agents with their status, grouped as a tree.
     Agents(AgentsArgs),
+    /// Per provider: binary, version, live agents, session dir, last error; the telemetry
+    /// receiver and infrastructure backends.
+    Health(JsonArgs),
+    /// Claude Code agent teams (`~/.claude/teams/*/config.json`) and their members.
+    Teams(JsonArgs),
     /// List sessions of every provider, newest activity first.
     Sessions(SessionsArgs),
     /// Tokens and USD, aggregated.
@@ -142,4 +147,10 @@ pub struct AgentsArgs {
     /// Refresh interval for --watch, in milliseconds.
     #[arg(long, default_value_t = 2000, value_name = "MS")]
     pub interval_ms: u64,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct JsonArgs {
+    #[arg(long)]
+    pub json: bool,
 }

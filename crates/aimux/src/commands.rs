@@ -103,6 +103,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     };
     match command {
         Command::Agents(args) => crate::agents_cmd::agents(ctx, args),
+        Command::Health(args) => crate::health_cmd::health(ctx, args.json),
+        Command::Teams(args) => crate::health_cmd::teams(ctx, args.json),
         Command::Sessions(args) => sessions(&mut ctx, args),
         Command::Costs(args) => costs(&mut ctx, args),
         Command::Trace(args) => trace_cmd(&mut ctx, args),

@@ -5,6 +5,7 @@ mod agents_cmd;
 mod cli;
 mod commands;
 mod config;
+mod health_cmd;
 mod history_cmd;
 mod infra_cmd;
 mod otel_cmd;
