@@ -105,6 +105,8 @@ pub struct Flash {
 }
 
 pub struct App {
+    /// `e` was pressed in the trace: the next key picks the export (`o` OTLP, `j` JSONL).
+    pub export_chord: bool,
     pub keymap: Keymap,
     pub theme: Theme,
     pub refresh_ticks: u64,
@@ -139,6 +141,7 @@ impl App {
     pub fn new(config: &TuiConfig, no_color: bool) -> App {
         let (keymap, theme, warnings) = config.build(no_color);
         let mut app = App {
+            export_chord: false,
             keymap,
             theme,
             refresh_ticks: (config.refresh_ms() / TICK_MS).max(1),
@@ -201,7 +204,7 @@ impl App {
             Request::Teams => self.teams.loading = true,
             Request::Annotate { .. } | Request::Kill { .. } => {}
             Request::Spawn { .. } | Request::Resume { .. } | Request::Send { .. } => {}
-            Request::Search { .. } | Request::Trash { .. } => {}
+            Request::Search { .. } | Request::Trash { .. } | Request::Export { .. } => {}
         }
         if !self.outbox.iter().any(|q| r.coalesces_with(q) && *q == r) {
             self.outbox.push(r);
@@ -521,8 +524,11 @@ impl App {
             }
             Mode::Filter(mut input) => {
                 match input.handle(&key) {
-                    // In the sessions view Enter searches the full text of every session.
-                    InputOutcome::Submit if self.view == View::Sessions => {
+                    // In the history view Enter searches the full text of every session;
+                    // in the sessions view it keeps the filter (as in every list).
+                    InputOutcome::Submit
+                        if self.view == View::Sessions && self.sessions.history =>
+                    {
                         search_results::start(self, input.text())
                     }
                     InputOutcome::Submit => {}
@@ -548,10 +554,38 @@ impl App {
                 return;
             }
         }
+        if self.view == View::Trace && self.export_key(&key) {
+            return;
+        }
         let Some(action) = self.keymap.action(self.scope(), Key::from_event(&key)) else {
             return;
         };
         self.action(action);
+    }
+
+    /// `e o` exports the open trace as an OTLP trace, `e j` as JSONL.
+    fn export_key(&mut self, key: &KeyEvent) -> bool {
+        use crossterm::event::{KeyCode, KeyModifiers};
+        let plain = !key
+            .modifiers
+            .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT);
+        if std::mem::take(&mut self.export_chord) {
+            match key.code {
+                KeyCode::Char('o') if plain => self.export(true),
+                KeyCode::Char('j') if plain => self.export(false),
+                _ => self.flash("export cancelled", false),
+            }
+            return true;
+        }
+        if key.code == KeyCode::Char('e') && plain {
+            self.export_chord = true;
+            self.flash(
+                "export: o = OTLP trace (export.endpoint), j = JSONL file",
+                false,
+            );
+            return true;
+        }
+        false
     }
 
     fn set_filter(&mut self, text: String) {
@@ -673,10 +707,29 @@ impl App {
                     None => self.flash("select an agent first (:agents)", true),
                 }
             }
+            Ok(Command::Export { otlp }) => self.export(otlp),
             Ok(Command::NotAvailable(name)) => {
                 self.flash(format!(":{name} is not available in this build yet"), true)
             }
             Err(e) => self.flash(e, true),
+        }
+    }
+
+    /// Exports the open trace's session, else the selected one.
+    pub fn export(&mut self, otlp: bool) {
+        match self.selected_session() {
+            Some(session_id) => {
+                self.flash(
+                    if otlp {
+                        "exporting as an OTLP trace…"
+                    } else {
+                        "exporting as JSONL…"
+                    },
+                    false,
+                );
+                self.request(Request::Export { session_id, otlp });
+            }
+            None => self.flash("open a trace or select a session first", true),
         }
     }
 

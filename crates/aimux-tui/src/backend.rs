@@ -116,6 +116,13 @@ pub trait Backend {
         anyhow::bail!("sending prompts is not available with this backend")
     }
 
+    /// Exports a session as an OTLP trace (`otlp`, to the configured endpoint) or as a
+    /// JSONL file; returns what was done.
+    fn export(&mut self, session_id: &str, otlp: bool) -> anyhow::Result<String> {
+        let _ = (session_id, otlp);
+        anyhow::bail!("export is not available with this backend")
+    }
+
     /// Full-text search over every session's prompts, answers and tool input/output
     /// (history view `/` + Enter). The index is brought up to date first.
     fn search(

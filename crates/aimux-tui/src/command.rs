@@ -19,6 +19,10 @@ pub enum Command {
     New,
     /// `:send TEXT`: type a prompt into the selected agent's tmux pane.
     Send(String),
+    /// `:export` / `:export-otel`: the selected or open session, as JSONL or OTLP.
+    Export {
+        otlp: bool,
+    },
     /// A command this build does not have yet (named honestly, never faked).
     NotAvailable(&'static str),
 }
@@ -106,15 +110,15 @@ pub const COMMANDS: &[CommandInfo] = &[
         name: "export",
         aliases: &[],
         args: "",
-        description: "export sessions as JSONL",
-        available: false,
+        description: "export the session as JSONL (~/.aimux/exports)",
+        available: true,
     },
     CommandInfo {
         name: "export-otel",
         aliases: &[],
         args: "",
-        description: "export a session as an OTLP trace",
-        available: false,
+        description: "export the session as an OTLP trace (export.endpoint)",
+        available: true,
     },
     CommandInfo {
         name: "help",
@@ -165,6 +169,8 @@ pub fn parse(line: &str) -> Result<Command, String> {
         "help" => Command::Help,
         "quit" => Command::Quit,
         "new" => Command::New,
+        "export" => Command::Export { otlp: false },
+        "export-otel" => Command::Export { otlp: true },
         "send" => {
             let rest = line.trim_start().get(word.len()..).unwrap_or("").trim();
             if rest.is_empty() {
@@ -314,10 +320,7 @@ mod tests {
         assert_eq!(parse("  costs "), Ok(Command::Costs));
         assert_eq!(parse("trace abc"), Ok(Command::Trace(Some("abc".into()))));
         assert_eq!(parse("tasks"), Ok(Command::NotAvailable("tasks")));
-        assert_eq!(
-            parse("export-otel"),
-            Ok(Command::NotAvailable("export-otel"))
-        );
+        assert_eq!(parse("export-otel"), Ok(Command::Export { otlp: true }));
         assert!(parse("frobnicate").is_err_and(|e| e.contains(":frobnicate")));
         assert!(parse("costs now").is_err());
         assert!(parse("").is_err());

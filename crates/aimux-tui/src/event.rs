@@ -57,6 +57,11 @@ pub enum Request {
     Trash {
         session_id: String,
     },
+    /// Export a session as an OTLP trace (`otlp`) or JSONL.
+    Export {
+        session_id: String,
+        otlp: bool,
+    },
 }
 
 impl Request {
@@ -68,6 +73,7 @@ impl Request {
             (Request::Spawn { .. }, _) | (Request::Resume { .. }, _) => false,
             (Request::Send { .. }, _) => false,
             (Request::Trash { .. }, _) => false,
+            (Request::Export { .. }, _) => false,
             (Request::Costs { .. }, Request::Costs { .. }) => true,
             (Request::Trace { .. }, Request::Trace { .. }) => true,
             (a, b) => std::mem::discriminant(a) == std::mem::discriminant(b),
@@ -84,6 +90,7 @@ impl Request {
                 | Request::Resume { .. }
                 | Request::Send { .. }
                 | Request::Trash { .. }
+                | Request::Export { .. }
         )
     }
 }

@@ -51,6 +51,9 @@ pub fn execute(backend: &mut dyn Backend, request: Request) -> Response {
             Response::Acted(backend.resume(&session_id, second).map_err(text))
         }
         Request::Send { pid, text: t } => Response::Acted(backend.send(pid, &t).map_err(text)),
+        Request::Export { session_id, otlp } => {
+            Response::Acted(backend.export(&session_id, otlp).map_err(text))
+        }
         Request::Search { query } => Response::Searched {
             result: backend
                 .search(&query, crate::views::search_results::LIMIT)

@@ -105,14 +105,44 @@ fn unknown_and_unbuilt_commands_only_say_so() {
         flash.error && flash.text.contains("frobnicate"),
         "{flash:?}"
     );
-    for cmd in ["tasks", "export", "export-otel"] {
-        keys(&mut app, &format!(":{cmd}\n"));
-        assert_eq!(app.view, View::Agents, ":{cmd} must not open a view");
-        let text = app.flash.clone().map(|f| f.text).unwrap_or_default();
-        assert!(text.contains("not available in this build yet"), "{text}");
-    }
+    keys(&mut app, ":tasks\n");
+    assert_eq!(app.view, View::Agents, ":tasks must not open a view");
+    let text = app.flash.clone().map(|f| f.text).unwrap_or_default();
+    assert!(text.contains("not available in this build yet"), "{text}");
     keys(&mut app, ":q\n");
     assert!(app.should_quit);
+}
+
+#[test]
+fn export_commands_and_the_e_chord_export_the_open_session() {
+    let (mut app, mut b) = app((120, 40));
+    open_trace(&mut app, &mut b);
+    let session = app.trace.session_id.clone().expect("trace session");
+    let _ = app.take_requests();
+    keys(&mut app, ":export-otel\n");
+    keys(&mut app, ":export\n");
+    keys(&mut app, "eo");
+    keys(&mut app, "ej");
+    keys(&mut app, "ex");
+    let exports: Vec<(String, bool)> = app
+        .take_requests()
+        .into_iter()
+        .filter_map(|r| match r {
+            Request::Export { session_id, otlp } => Some((session_id, otlp)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        exports,
+        [
+            (session.clone(), true),
+            (session.clone(), false),
+            (session.clone(), true),
+            (session, false)
+        ],
+        "`e x` cancels"
+    );
+    assert_eq!(app.view, View::Trace);
 }
 
 fn open_trace(app: &mut aimux_tui::App, b: &mut FixtureBackend) {

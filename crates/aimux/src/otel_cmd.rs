@@ -66,7 +66,7 @@ pub struct ServeArgs {
     pub no_engine: bool,
 }
 
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Default, clap::Args)]
 pub struct ExportArgs {
     /// Session id or a unique prefix of it.
     pub session: String,
@@ -228,17 +228,39 @@ pub fn export(mut ctx: Context, args: &ExportArgs) -> Result<ExitCode> {
     let (rows, _, _) = ctx.load_sessions()?;
     let row = catalog::find_session(&rows, &args.session).map_err(anyhow::Error::msg)?;
     let t = trace(row, &ctx.prices, &ctx.annotations().load(&row.id));
+    let (messages, out) = export_trace(&ctx.dirs, &t, args)?;
+    if args.json {
+        println!("{}", Value::Object(out));
+    } else {
+        for m in messages {
+            println!("{m}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Exports one session's trace as `args` asks (JSONL file and/or OTLP), with settings from
+/// the `export:` section of config.yaml. Returns human lines and the JSON result.
+pub fn export_trace(
+    dirs: &aimux_engine::home::Dirs,
+    t: &aimux_engine::trace::Trace,
+    args: &ExportArgs,
+) -> Result<(Vec<String>, serde_json::Map<String, Value>)> {
+    let row = &t.session;
+    let mut messages = Vec::new();
     let mut out = serde_json::Map::new();
     out.insert("session_id".into(), Value::String(row.id.clone()));
     if args.jsonl {
-        let path = write_jsonl(&t, &ctx.dirs.aimux_home.join("exports"))?;
-        if !args.json {
-            println!("wrote {} ({} turns)", path.display(), t.turns.len());
-        }
+        let path = write_jsonl(t, &dirs.aimux_home.join("exports"))?;
+        messages.push(format!(
+            "wrote {} ({} turns)",
+            path.display(),
+            t.turns.len()
+        ));
         out.insert("jsonl".into(), Value::String(path.display().to_string()));
     }
     if args.otlp {
-        let ex = config_section(&ctx.dirs.config_path(), "export").context("export settings")?;
+        let ex = config_section(&dirs.config_path(), "export").context("export settings")?;
         let endpoint = args
             .endpoint
             .clone()
@@ -246,7 +268,7 @@ pub fn export(mut ctx: Context, args: &ExportArgs) -> Result<ExitCode> {
             .ok_or_else(|| {
                 anyhow::anyhow!(
                     "no OTLP endpoint: pass --endpoint URL or set export.endpoint in {}",
-                    ctx.dirs.config_path().display()
+                    dirs.config_path().display()
                 )
             })?;
         let mut headers: Vec<(String, String)> = match ex.get("headers") {
@@ -281,17 +303,12 @@ pub fn export(mut ctx: Context, args: &ExportArgs) -> Result<ExitCode> {
             mlflow_experiment_id: mlflow_id,
             timeout: None,
         };
-        let r = send_trace(&t, &cfg)?;
-        if !args.json {
-            println!(
-                "exported {} spans of session {} to {} (trace id {}, HTTP {})",
-                r.spans, row.id, r.url, r.trace_id, r.status
-            );
-        }
+        let r = send_trace(t, &cfg)?;
+        messages.push(format!(
+            "exported {} spans of session {} to {} (trace id {}, HTTP {})",
+            r.spans, row.id, r.url, r.trace_id, r.status
+        ));
         out.insert("otlp".into(), serde_json::to_value(&r)?);
     }
-    if args.json {
-        println!("{}", Value::Object(out));
-    }
-    Ok(ExitCode::SUCCESS)
+    Ok((messages, out))
 }

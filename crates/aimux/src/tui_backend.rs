@@ -209,6 +209,20 @@ impl Backend for EngineBackend {
         Ok(summary)
     }
 
+    fn export(&mut self, session_id: &str, otlp: bool) -> Result<String> {
+        let rows = self.all_sessions()?;
+        let row = catalog::find_session(&rows, session_id).map_err(anyhow::Error::msg)?;
+        let t = trace(row, &self.prices, &self.annotations.load(&row.id));
+        let args = crate::otel_cmd::ExportArgs {
+            session: row.id.clone(),
+            otlp,
+            jsonl: !otlp,
+            ..Default::default()
+        };
+        let (messages, _) = crate::otel_cmd::export_trace(&self.dirs, &t, &args)?;
+        Ok(messages.join("; "))
+    }
+
     fn health(&mut self) -> Result<HealthReport> {
         let mut report = health::collect(
             &self.dirs.home,
