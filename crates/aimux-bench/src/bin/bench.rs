@@ -493,7 +493,9 @@ fn bench_live_tick(ctx: &mut Ctx) -> Result<Vec<Outcome>, String> {
 fn bench_otlp(_ctx: &mut Ctx) -> Result<Vec<Outcome>, String> {
     Ok(vec![Outcome::NotMeasured {
         name: "OTLP receiver vs rotel",
-        reason: "aimux has no OTLP receiver yet".into(),
+        reason:
+            "the receiver exists (`aimux serve`); this runner has no protobuf load generator yet"
+                .into(),
     }])
 }
 
