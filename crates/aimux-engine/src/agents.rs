@@ -64,6 +64,19 @@ pub struct AgentRow {
     #[serde(serialize_with = "child_pids")]
     pub children: Vec<ChildProcess>,
     pub subagents: Vec<AgentRow>,
+    /// Set for an agent in a Kubernetes pod (`location` k8s, `pid` 0): what to attach to
+    /// and stop.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub remote: Option<RemoteHandle>,
+}
+
+/// Where a remote agent runs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RemoteHandle {
+    pub pod: String,
+    pub namespace: String,
+    /// An interactive session whose pod runs (workers run tasks; nothing to attach to).
+    pub attachable: bool,
 }
 
 fn child_pids<S: serde::Serializer>(children: &[ChildProcess], s: S) -> Result<S::Ok, S::Error> {

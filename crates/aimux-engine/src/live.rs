@@ -440,6 +440,7 @@ impl LiveEngine {
                 })
                 .collect(),
             subagents: a.subagents.iter().map(|s| self.row(s, live, now)).collect(),
+            remote: None,
         }
     }
 }

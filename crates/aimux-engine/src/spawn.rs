@@ -534,6 +534,7 @@ mod tests {
             tmux_target: None,
             children: Vec::new(),
             subagents: Vec::new(),
+            remote: None,
         }
     }
 

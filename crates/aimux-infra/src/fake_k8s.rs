@@ -1,6 +1,6 @@
 //! Test support (feature `fake-k8s`): an in-repo fake Kubernetes API server (axum) implementing only what aimux uses:
-//! /version, namespaces, secrets, deployments (create, get, list, merge-patch) and pods
-//! (list by label). A tiny "controller" turns a Deployment's replicas into pods, and each
+//! /version, namespaces, secrets, deployments (create, get, list, merge-patch, delete) and
+//! pods (list by label, deletion cost honoured on scale-down, exec/attach over WebSocket). A tiny "controller" turns a Deployment's replicas into pods, and each
 //! pod runs its container as a REAL local process (command mapped to a local program, the
 //! container's env + envFrom secret applied), killed by PID when the pod goes away.
 
@@ -101,7 +101,10 @@ impl FakeK8s {
             .route("/api/v1/namespaces/{ns}/pods/{name}/exec", get(exec_ws))
             .route(
                 "/api/v1/namespaces/{ns}/{res}/{name}",
-                get(get_res).put(put_res).patch(patch_res),
+                get(get_res)
+                    .put(put_res)
+                    .patch(patch_res)
+                    .delete(delete_res),
             )
             .route(
                 "/apis/apps/v1/namespaces/{ns}/{res}",
@@ -109,7 +112,10 @@ impl FakeK8s {
             )
             .route(
                 "/apis/apps/v1/namespaces/{ns}/{res}/{name}",
-                get(get_res).put(put_res).patch(patch_res),
+                get(get_res)
+                    .put(put_res)
+                    .patch(patch_res)
+                    .delete(delete_res),
             )
             .fallback(fallback)
             .layer(axum::middleware::from_fn_with_state(store.clone(), record))
@@ -502,7 +508,32 @@ async fn patch_res(
     axum::Json(out).into_response()
 }
 
-/// The "controller": pods `{dep}-{i}` for i < replicas, each a local process.
+/// The annotation a real ReplicaSet controller reads to pick which pods go first when a
+/// Deployment scales down (lowest cost first).
+const DELETION_COST: &str = "controller.kubernetes.io/pod-deletion-cost";
+
+fn deletion_cost(pod: &Value) -> i64 {
+    pod["metadata"]["annotations"][DELETION_COST]
+        .as_str()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0)
+}
+
+fn pod_index(dep: &str, pod: &str) -> Option<usize> {
+    pod.strip_prefix(dep)?.strip_prefix('-')?.parse().ok()
+}
+
+fn remove_pod(s: &mut Store, ns: &str, name: &str) {
+    s.objects.remove(&("pods".into(), ns.into(), name.into()));
+    if let Some(mut c) = s.procs.remove(name) {
+        let _ = c.kill();
+        let _ = c.wait();
+    }
+}
+
+/// The "controller": pods `{dep}-{i}`, each a local process. Scaling down removes the pods
+/// with the lowest deletion cost first (then the newest), like a ReplicaSet; scaling up
+/// takes the lowest free index.
 fn reconcile(s: &mut Store, ns: &str, dep: &str) {
     let Some(d) = s
         .objects
@@ -514,57 +545,57 @@ fn reconcile(s: &mut Store, ns: &str, dep: &str) {
     let replicas = d["spec"]["replicas"].as_i64().unwrap_or(1).max(0) as usize;
     let labels = d["spec"]["template"]["metadata"]["labels"].clone();
     let container = d["spec"]["template"]["spec"]["containers"][0].clone();
-    // remove extra pods
-    let existing: Vec<String> = s
+    let mut existing: Vec<(i64, usize, String)> = s
         .objects
-        .keys()
-        .filter(|(r, n, name)| r == "pods" && n == ns && name.starts_with(&format!("{dep}-")))
-        .map(|k| k.2.clone())
+        .iter()
+        .filter(|((r, n, _), _)| r == "pods" && n == ns)
+        .filter_map(|((_, _, name), pod)| {
+            pod_index(dep, name).map(|i| (deletion_cost(pod), i, name.clone()))
+        })
         .collect();
-    for name in &existing {
-        let idx: usize = name
-            .rsplit('-')
-            .next()
-            .and_then(|i| i.parse().ok())
-            .unwrap_or(usize::MAX);
-        if idx >= replicas {
-            s.objects.remove(&("pods".into(), ns.into(), name.clone()));
-            if let Some(mut c) = s.procs.remove(name) {
-                let _ = c.kill();
-                let _ = c.wait();
-            }
-        }
+    // lowest cost first, then the newest
+    existing.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
+    let surplus = existing.len().saturating_sub(replicas);
+    for (_, _, name) in existing.drain(..surplus) {
+        remove_pod(s, ns, &name);
     }
-    let mut ready = 0;
-    for i in 0..replicas {
-        let name = format!("{dep}-{i}");
+    let mut taken: Vec<usize> = existing.iter().map(|e| e.1).collect();
+    let mut next = 0;
+    while taken.len() < replicas {
+        while taken.contains(&next) {
+            next += 1;
+        }
+        taken.push(next);
+        let name = format!("{dep}-{next}");
         let key = ("pods".to_string(), ns.to_string(), name.clone());
-        if !s.objects.contains_key(&key) {
-            let (phase, reason) = match spawn_container(s, ns, &name, &container) {
-                Ok(child) => {
-                    s.procs.insert(name.clone(), child);
-                    ("Running", Value::Null)
-                }
-                Err(e) => ("Pending", json!(e)),
-            };
-            let mut pod = json!({"metadata": {"name": name, "labels": labels},
-                "spec": {"containers": [container.clone()]},
-                "status": {"phase": phase}});
-            if !reason.is_null() {
-                pod["status"]["containerStatuses"] = json!([{"name": "worker", "ready": false, "restartCount": 0,
-                    "image": container["image"], "imageID": "",
-                    "state": {"waiting": {"reason": "ErrImagePull", "message": reason}}}]);
+        let (phase, reason) = match spawn_container(s, ns, &name, &container) {
+            Ok(child) => {
+                s.procs.insert(name.clone(), child);
+                ("Running", Value::Null)
             }
-            stamp(s, &mut pod, "pods", ns);
-            s.objects.insert(key.clone(), pod);
+            Err(e) => ("Pending", json!(e)),
+        };
+        let mut pod = json!({"metadata": {"name": name, "labels": labels},
+            "spec": {"containers": [container.clone()]},
+            "status": {"phase": phase, "startTime": "2026-11-27T00:00:00Z"}});
+        if !reason.is_null() {
+            pod["status"]["containerStatuses"] = json!([{"name": "worker", "ready": false, "restartCount": 0,
+                "image": container["image"], "imageID": "",
+                "state": {"waiting": {"reason": "ErrImagePull", "message": reason}}}]);
         }
-        if s.objects
-            .get(&key)
-            .is_some_and(|p| p["status"]["phase"] == "Running")
-        {
-            ready += 1;
-        }
+        stamp(s, &mut pod, "pods", ns);
+        s.objects.insert(key, pod);
     }
+    let ready = s
+        .objects
+        .iter()
+        .filter(|((r, n, name), p)| {
+            r == "pods"
+                && n == ns
+                && pod_index(dep, name).is_some()
+                && p["status"]["phase"] == "Running"
+        })
+        .count();
     if let Some(d) = s
         .objects
         .get_mut(&("deployments".into(), ns.into(), dep.into()))
@@ -572,6 +603,34 @@ fn reconcile(s: &mut Store, ns: &str, dep: &str) {
         d["status"] =
             json!({"replicas": replicas, "readyReplicas": ready, "availableReplicas": ready});
     }
+}
+
+/// DELETE of a deployment (its pods go with it) or of a pod.
+async fn delete_res(
+    State(st): State<Shared>,
+    Path((ns, res, name)): Path<(String, String, String)>,
+) -> Response {
+    let mut s = st.lock().unwrap_or_else(|e| e.into_inner());
+    let key = (res.clone(), ns.clone(), name.clone());
+    let Some(obj) = s.objects.remove(&key) else {
+        return not_found(&res, &name);
+    };
+    match res.as_str() {
+        "deployments" => {
+            let pods: Vec<String> = s
+                .objects
+                .keys()
+                .filter(|(r, n, p)| r == "pods" && *n == ns && pod_index(&name, p).is_some())
+                .map(|k| k.2.clone())
+                .collect();
+            for p in pods {
+                remove_pod(&mut s, &ns, &p);
+            }
+        }
+        "pods" => remove_pod(&mut s, &ns, &name),
+        _ => {}
+    }
+    axum::Json(obj).into_response()
 }
 
 fn spawn_container(s: &Store, ns: &str, pod: &str, c: &Value) -> Result<Child, String> {
@@ -594,8 +653,14 @@ fn spawn_container(s: &Store, ns: &str, pod: &str, c: &Value) -> Result<Child, S
         cmd.env(k, v);
     }
     for e in c["env"].as_array().into_iter().flatten() {
-        if let (Some(k), Some(v)) = (e["name"].as_str(), e["value"].as_str()) {
+        let Some(k) = e["name"].as_str() else {
+            continue;
+        };
+        if let Some(v) = e["value"].as_str() {
             cmd.env(k, v);
+        } else if e["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.name" {
+            // the downward API
+            cmd.env(k, pod);
         }
     }
     for ef in c["envFrom"].as_array().into_iter().flatten() {

@@ -6,8 +6,8 @@
 use crate::provider::{Layer, Workload};
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec};
 use k8s_openapi::api::core::v1::{
-    Container, EnvFromSource, EnvVar, Namespace, Pod, PodSpec, PodTemplateSpec,
-    ResourceRequirements, Secret, SecretEnvSource,
+    Container, EnvFromSource, EnvVar, EnvVarSource, Namespace, ObjectFieldSelector, Pod, PodSpec,
+    PodTemplateSpec, ResourceRequirements, Secret, SecretEnvSource,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
@@ -19,6 +19,9 @@ use std::time::{Duration, Instant};
 pub const MANAGED_BY: &str = "app.kubernetes.io/managed-by";
 pub const COMPONENT: &str = "app.kubernetes.io/component";
 pub const PROVIDER_LABEL: &str = "aimux.dev/provider";
+/// Label of a remote session's pods: the Deployment they belong to.
+pub const SESSION_LABEL: &str = "aimux.dev/session";
+pub use crate::schema::POD_NAME_ENV;
 
 #[derive(Debug, thiserror::Error)]
 pub enum K8sError {
@@ -110,6 +113,19 @@ pub fn worker_deployment(cfg: &K8sConfig, provider: &str, replicas: i32) -> Depl
                 value: Some("k8s".into()),
                 ..Default::default()
             },
+            // the downward API: the worker registers under its pod's name, which is how
+            // the dashboard ties heartbeats to pods
+            EnvVar {
+                name: POD_NAME_ENV.into(),
+                value_from: Some(EnvVarSource {
+                    field_ref: Some(ObjectFieldSelector {
+                        field_path: "metadata.name".into(),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
         ]),
         env_from: Some(vec![EnvFromSource {
             secret_ref: Some(SecretEnvSource {
@@ -163,7 +179,7 @@ pub fn session_deployment(cfg: &K8sConfig, provider: &str, name: &str) -> Deploy
     let mut d = worker_deployment(cfg, provider, 1);
     let mut labels = managed_labels(Some(provider));
     labels.insert(COMPONENT.to_string(), "session".to_string());
-    labels.insert("aimux.dev/session".to_string(), name.to_string());
+    labels.insert(SESSION_LABEL.to_string(), name.to_string());
     d.metadata.name = Some(name.to_string());
     d.metadata.labels = Some(labels.clone());
     d.spec.selector.match_labels = Some(labels.clone());
@@ -179,8 +195,11 @@ pub fn session_deployment(cfg: &K8sConfig, provider: &str, name: &str) -> Deploy
     {
         c.name = "agent".into();
         c.command = Some(vec!["sh".into(), "-c".into()]);
+        // update-environment: an attach carries the local Vertex settings into the session,
+        // so an agent (re)started in it uses the same project and region
         c.args = Some(vec![format!(
-            "tmux new-session -d -s {REMOTE_SESSION} -x 200 -y 50 {provider} && exec sleep 2147483647"
+            "tmux new-session -d -s {REMOTE_SESSION} -x 200 -y 50 {provider} && tmux set-option -g -a update-environment ' {}' && exec sleep 2147483647",
+            crate::remote::VERTEX_ENV.join(" ")
         )]);
         c.tty = Some(true);
         c.stdin = Some(true);
@@ -275,7 +294,7 @@ pub fn describe_secret_plan(cfg: &K8sConfig, creds: &[Credential]) -> String {
 /// Kubernetes access for one namespace.
 #[derive(Clone)]
 pub struct K8s {
-    client: kube::Client,
+    pub(crate) client: kube::Client,
     cfg: K8sConfig,
 }
 
@@ -469,7 +488,7 @@ impl K8s {
         let pods: Api<Pod> = Api::namespaced(self.client.clone(), &self.cfg.namespace);
         loop {
             let list = pods
-                .list(&ListParams::default().labels(&format!("aimux.dev/session={name}")))
+                .list(&ListParams::default().labels(&format!("{SESSION_LABEL}={name}")))
                 .await?;
             if let Some(p) = list
                 .items

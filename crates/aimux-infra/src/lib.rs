@@ -9,6 +9,8 @@ pub mod fake_k8s;
 pub mod k8s;
 pub mod mcp;
 pub mod provider;
+#[cfg(feature = "k8s")]
+pub mod remote;
 pub mod schema;
 pub mod worker;
 

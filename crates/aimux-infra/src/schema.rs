@@ -21,6 +21,10 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
+/// The env var a worker pod gets its own name in (downward API); the worker registers
+/// with it as `host`, which ties heartbeats to pods.
+pub const POD_NAME_ENV: &str = "AIMUX_POD_NAME";
+
 /// The default key prefix.
 pub const DEFAULT_PREFIX: &str = "aimux";
 

@@ -65,7 +65,14 @@ pub fn default_worker_id() -> String {
     format!("w-{}-{}", hostname(), std::process::id())
 }
 
+/// The pod name in Kubernetes (so heartbeats can be tied to pods), else the host name.
 pub fn hostname() -> String {
+    if let Some(pod) = std::env::var(crate::schema::POD_NAME_ENV)
+        .ok()
+        .filter(|p| !p.is_empty())
+    {
+        return pod;
+    }
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .ok()
         .map(|s| s.trim().to_string())

@@ -2,6 +2,7 @@
 
 use crate::cli::AgentsArgs;
 use crate::commands::Context;
+use crate::remote_cmd::RemoteFeed;
 use crate::table;
 use aimux_engine::agents::{AgentRow, AgentsSnapshot};
 use aimux_engine::live::LiveEngine;
@@ -9,6 +10,7 @@ use anyhow::Result;
 use serde_json::json;
 use std::collections::HashMap;
 use std::process::ExitCode;
+use std::time::Duration;
 
 pub fn agents(ctx: Context, args: &AgentsArgs) -> Result<ExitCode> {
     let Context {
@@ -17,11 +19,15 @@ pub fn agents(ctx: Context, args: &AgentsArgs) -> Result<ExitCode> {
         index,
         ..
     } = ctx;
+    let remote = RemoteFeed::start(&dirs, Duration::from_secs(5));
     let mut engine = LiveEngine::new(dirs.home.clone(), index, prices);
     // CPU use needs two samples; a short first interval gives every agent one.
     engine.prime();
-    std::thread::sleep(std::time::Duration::from_millis(300));
-    let mut snapshot = engine.refresh();
+    std::thread::sleep(Duration::from_millis(300));
+    if let Some(feed) = &remote {
+        feed.wait_first(Duration::from_secs(10));
+    }
+    let mut snapshot = with_remote(engine.refresh(), remote.as_ref());
     if !args.watch {
         if args.json {
             println!("{}", serde_json::to_string_pretty(&snapshot)?);
@@ -30,11 +36,32 @@ pub fn agents(ctx: Context, args: &AgentsArgs) -> Result<ExitCode> {
         }
         return Ok(ExitCode::SUCCESS);
     }
-    let mut shown: HashMap<u32, AgentRow> = HashMap::new();
+    let mut shown: HashMap<String, AgentRow> = HashMap::new();
     loop {
         emit_changes(&mut shown, &snapshot, args.json)?;
-        std::thread::sleep(std::time::Duration::from_millis(args.interval_ms.max(100)));
-        snapshot = engine.refresh();
+        std::thread::sleep(Duration::from_millis(args.interval_ms.max(100)));
+        snapshot = with_remote(engine.refresh(), remote.as_ref());
+    }
+}
+
+/// Local agents, then the agents in pods (when a cluster is configured). A cluster that
+/// cannot be listed is a warning on stderr; the local rows stand.
+fn with_remote(mut snapshot: AgentsSnapshot, remote: Option<&RemoteFeed>) -> AgentsSnapshot {
+    if let Some(feed) = remote {
+        let (rows, error) = feed.latest();
+        if let Some(e) = error {
+            eprintln!("warning: kubernetes: {e}");
+        }
+        snapshot.agents.extend(rows);
+    }
+    snapshot
+}
+
+/// What identifies an agent across refreshes: its pid, or its pod.
+fn agent_key(row: &AgentRow) -> String {
+    match &row.remote {
+        Some(r) => format!("pod/{}", r.pod),
+        None => row.pid.to_string(),
     }
 }
 
@@ -47,7 +74,7 @@ fn flatten(rows: &[AgentRow], out: &mut Vec<AgentRow>) {
 
 /// Prints one line per added, changed or removed agent.
 fn emit_changes(
-    shown: &mut HashMap<u32, AgentRow>,
+    shown: &mut HashMap<String, AgentRow>,
     snapshot: &AgentsSnapshot,
     json: bool,
 ) -> Result<()> {
@@ -56,7 +83,7 @@ fn emit_changes(
     flatten(&snapshot.agents, &mut now);
     let mut out = std::io::stdout().lock();
     for row in &now {
-        let event = match shown.get(&row.pid) {
+        let event = match shown.get(&agent_key(row)) {
             None => Some("added"),
             Some(prev)
                 if prev.status != row.status
@@ -75,27 +102,27 @@ fn emit_changes(
                 writeln!(
                     out,
                     "{event:<8} {:>7} {:<7} {:<8} {}  {}",
-                    row.pid,
+                    agent_key(row),
                     row.provider,
                     row.status.as_str(),
                     row.status_reason,
                     row.session_id.as_deref().unwrap_or("-")
                 )?;
             }
-            shown.insert(row.pid, row.clone());
+            shown.insert(agent_key(row), row.clone());
         }
     }
-    let gone: Vec<u32> = shown
+    let gone: Vec<String> = shown
         .keys()
-        .filter(|pid| !now.iter().any(|r| r.pid == **pid))
-        .copied()
+        .filter(|key| !now.iter().any(|r| agent_key(r) == **key))
+        .cloned()
         .collect();
-    for pid in gone {
-        if let Some(row) = shown.remove(&pid) {
+    for key in gone {
+        if let Some(row) = shown.remove(&key) {
             if json {
                 writeln!(out, "{}", json!({"event": "removed", "agent": row}))?;
             } else {
-                writeln!(out, "removed  {:>7} {:<7}", row.pid, row.provider)?;
+                writeln!(out, "removed  {:>7} {:<7}", agent_key(&row), row.provider)?;
             }
         }
     }
@@ -124,7 +151,15 @@ fn print_table(snapshot: &AgentsSnapshot) {
     fn walk(rows: &[AgentRow], depth: usize, body: &mut Vec<Vec<String>>) {
         for r in rows {
             body.push(vec![
-                format!("{}{}", "  ".repeat(depth), r.pid),
+                format!(
+                    "{}{}",
+                    "  ".repeat(depth),
+                    if r.remote.is_some() {
+                        "k8s".to_string()
+                    } else {
+                        r.pid.to_string()
+                    }
+                ),
                 r.provider.to_string(),
                 r.status.as_str().to_string(),
                 r.model.clone().unwrap_or_default(),

@@ -61,6 +61,8 @@ pub enum Command {
     Mcp(crate::infra_cmd::McpArgs),
     /// Infrastructure (coordination, compute, workloads).
     Infra(crate::infra_cmd::InfraArgs),
+    /// Agents in Kubernetes pods: new (and attach), list, attach, kill.
+    Remote(crate::remote_cmd::RemoteArgs),
     /// Run the engine and the OTLP receiver headless until Ctrl-C / SIGTERM.
     Serve(crate::otel_cmd::ServeArgs),
     /// Export a session as an OTLP trace (MLflow, any OTLP backend) or as JSONL.

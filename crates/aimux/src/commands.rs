@@ -116,7 +116,11 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Resume(args) => crate::act_cmd::resume_cmd(ctx, args),
         Command::Send(args) => crate::act_cmd::send_cmd(ctx, args),
         Command::Attach(args) => crate::act_cmd::attach_cmd(ctx, args),
-        Command::Task(_) | Command::Worker(_) | Command::Mcp(_) | Command::Infra(_) => {
+        Command::Task(_)
+        | Command::Worker(_)
+        | Command::Mcp(_)
+        | Command::Infra(_)
+        | Command::Remote(_) => {
             Ok(crate::infra_cmd::run_early(&cli)?.unwrap_or(ExitCode::FAILURE))
         }
         Command::Serve(args) => crate::otel_cmd::serve(ctx, args),

@@ -39,6 +39,7 @@ pub fn run_early(cli: &Cli) -> Result<Option<ExitCode>> {
         Some(Command::Worker(a)) => worker(ctx()?, a)?,
         Some(Command::Mcp(a)) => mcp(ctx()?, a)?,
         Some(Command::Infra(a)) => infra(ctx()?, a)?,
+        Some(Command::Remote(a)) => crate::remote_cmd::remote(ctx()?, a)?,
         _ => return Ok(None),
     }))
 }
@@ -231,14 +232,14 @@ pub fn redis_target(ctx: &InfraCtx, opts: &RedisOpts) -> (String, String) {
     )
 }
 
-async fn connect(ctx: &InfraCtx, opts: &RedisOpts) -> Result<Coordinator> {
+pub(crate) async fn connect(ctx: &InfraCtx, opts: &RedisOpts) -> Result<Coordinator> {
     let (url, prefix) = redis_target(ctx, opts);
     Coordinator::connect(&url, &prefix).await.with_context(|| {
         "cannot reach the coordination Redis — pass --redis URL, set AIMUX_REDIS_URL, or set redis.url in the config".to_string()
     })
 }
 
-fn rt<F: std::future::Future<Output = Result<ExitCode>>>(f: F) -> Result<ExitCode> {
+pub(crate) fn rt<F: std::future::Future<Output = Result<ExitCode>>>(f: F) -> Result<ExitCode> {
     aimux_infra::block_on(f).context("cannot start the async runtime")?
 }
 
@@ -387,7 +388,7 @@ fn fmt_ms(ms: i64) -> String {
         .unwrap_or_else(|| ms.to_string())
 }
 
-fn age(ms: i64) -> String {
+pub(crate) fn age(ms: i64) -> String {
     let s = ms.max(0) / 1000;
     match s {
         0..60 => format!("{s}s"),
@@ -711,7 +712,7 @@ pub fn k8s_config(ctx: &InfraCtx) -> Result<Option<aimux_infra::k8s::K8sConfig>>
     Ok(Some(cfg))
 }
 
-async fn compute(ctx: &InfraCtx) -> Result<Option<aimux_infra::k8s::K8s>> {
+pub(crate) async fn compute(ctx: &InfraCtx) -> Result<Option<aimux_infra::k8s::K8s>> {
     match k8s_config(ctx)? {
         None => Ok(None),
         Some(cfg) => Ok(Some(

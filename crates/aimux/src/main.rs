@@ -9,6 +9,7 @@ mod health_cmd;
 mod history_cmd;
 mod infra_cmd;
 mod otel_cmd;
+mod remote_cmd;
 mod table;
 mod tui_backend;
 

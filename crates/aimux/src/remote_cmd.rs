@@ -1,0 +1,412 @@
+//! `aimux remote …`: whole agents in Kubernetes pods. `new` starts one (inside tmux in its
+//! pod) and can attach at once, `list` shows aimux's pods as agents with a status from the
+//! pod and the worker heartbeats, `attach` bridges this terminal to the pod's tmux through
+//! the API's exec WebSocket (C-b d detaches and leaves the agent running), `kill` stops the
+//! selected pod and no other.
+
+use crate::infra_cmd::{InfraCtx, RedisOpts, age, compute, redis_target, rt};
+use crate::table;
+use aimux_engine::agents::{AgentRow, MatchEvidence, RemoteHandle};
+use aimux_infra::coord::Coordinator;
+use aimux_infra::k8s::K8s;
+use aimux_infra::remote::{PodRole, RemoteAgent, TerminalSize, remote_agents, vertex_env};
+use aimux_infra::schema::{self, now_ms};
+use anyhow::{Context as _, Result, bail};
+use clap::{Args, Subcommand};
+use std::io::{IsTerminal, Write};
+use std::process::ExitCode;
+use std::time::Duration;
+
+#[derive(Debug, Args)]
+pub struct RemoteArgs {
+    #[command(flatten)]
+    pub redis: RedisOpts,
+    #[command(subcommand)]
+    pub command: RemoteCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RemoteCommand {
+    /// Start an interactive agent in a new pod (it runs inside tmux there).
+    New {
+        /// claude, codex or gemini.
+        #[arg(long)]
+        provider: String,
+        /// Attach this terminal as soon as the pod runs.
+        #[arg(long)]
+        attach: bool,
+        /// Seconds to wait for the pod to run.
+        #[arg(long, default_value_t = 180, value_name = "SECS")]
+        wait: u64,
+    },
+    /// aimux's pods as agents: sessions and workers, with status and reason.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Attach this terminal to a remote session (C-b d detaches; the agent keeps running).
+    Attach {
+        /// The pod (from `aimux remote list`).
+        pod: String,
+    },
+    /// Stop the selected pod: a session is deleted, a worker's Deployment loses exactly
+    /// this pod.
+    Kill {
+        pod: String,
+        /// Do not ask.
+        #[arg(long)]
+        yes: bool,
+    },
+}
+
+async fn cluster(ctx: &InfraCtx) -> Result<K8s> {
+    match compute(ctx).await? {
+        Some(k) => Ok(k),
+        None => bail!(
+            "no Kubernetes cluster configured: add a `kubernetes:` section to {} (kubeconfig, namespace, image, …)",
+            ctx.dirs.config_path().display()
+        ),
+    }
+}
+
+/// Pods joined with worker heartbeats. An unreachable Redis only loses the heartbeats:
+/// the pods are still listed, their reason says why.
+pub async fn list_remote(ctx: &InfraCtx, redis: &RedisOpts) -> Result<Vec<RemoteAgent>> {
+    let k = cluster(ctx).await?;
+    let pods = k.agent_pods().await.context("listing pods")?;
+    let (url, prefix) = redis_target(ctx, redis);
+    let registry =
+        match tokio::time::timeout(Duration::from_secs(3), Coordinator::connect(&url, &prefix))
+            .await
+        {
+            Ok(Ok(c)) => c.agents().await.unwrap_or_default(),
+            _ => Vec::new(),
+        };
+    Ok(remote_agents(pods, &registry, now_ms()))
+}
+
+/// A remote agent as a row of the agents view (`pid` 0: it has no local process).
+pub fn agent_row(r: &RemoteAgent) -> AgentRow {
+    let provider = r
+        .pod
+        .provider
+        .as_deref()
+        .and_then(aimux_core::Provider::parse)
+        .unwrap_or(aimux_core::Provider::Claude);
+    AgentRow {
+        pid: 0,
+        provider,
+        status: r.status,
+        status_reason: r.status_reason.clone(),
+        model: None,
+        cwd: None,
+        project: Some(r.pod.name.clone()),
+        session_id: None,
+        session_file: None,
+        match_evidence: MatchEvidence::None,
+        title: None,
+        started_at: r.pod.started_at.clone(),
+        last_activity: None,
+        last_action: r.current_task.as_ref().map(|t| format!("task {t}")),
+        tokens: Default::default(),
+        cost_usd: None,
+        rss_bytes: 0,
+        cpu_percent: 0.0,
+        command: format!(
+            "{} pod {}",
+            match r.pod.role {
+                PodRole::Session => "session",
+                PodRole::Worker => "worker",
+            },
+            r.pod.name
+        ),
+        location: "k8s".into(),
+        tmux_target: None,
+        children: Vec::new(),
+        subagents: Vec::new(),
+        remote: Some(RemoteHandle {
+            pod: r.pod.name.clone(),
+            namespace: r.pod.namespace.clone(),
+            attachable: r.pod.role == PodRole::Session && r.pod.phase == "Running",
+        }),
+    }
+}
+
+pub fn remote(ctx: InfraCtx, args: &RemoteArgs) -> Result<ExitCode> {
+    rt(async move {
+        match &args.command {
+            RemoteCommand::New {
+                provider,
+                attach,
+                wait,
+            } => {
+                if !schema::PROVIDERS.contains(&provider.as_str()) {
+                    bail!(
+                        "unknown provider '{provider}' (known: {})",
+                        schema::PROVIDERS.join(", ")
+                    );
+                }
+                let k = cluster(&ctx).await?;
+                let pod = k
+                    .spawn_session(provider, Duration::from_secs(*wait))
+                    .await?;
+                if *attach {
+                    eprintln!("started {pod}; attaching (C-b d detaches, the agent keeps running)");
+                    attach_terminal(&k, &pod).await
+                } else {
+                    println!("{pod}");
+                    Ok(ExitCode::SUCCESS)
+                }
+            }
+            RemoteCommand::List { json } => {
+                let rows = list_remote(&ctx, &args.redis).await?;
+                if *json {
+                    println!("{}", serde_json::to_string_pretty(&rows)?);
+                } else if rows.is_empty() {
+                    println!("no aimux pods (start one: aimux remote new --provider claude)");
+                } else {
+                    print!("{}", list_table(&rows));
+                }
+                Ok(ExitCode::SUCCESS)
+            }
+            RemoteCommand::Attach { pod } => {
+                let k = cluster(&ctx).await?;
+                attach_terminal(&k, pod).await
+            }
+            RemoteCommand::Kill { pod, yes } => {
+                let k = cluster(&ctx).await?;
+                if !*yes {
+                    if !std::io::stdin().is_terminal() {
+                        bail!("not a terminal: re-run with --yes to stop pod {pod}");
+                    }
+                    print!("Stop pod {pod}? [y/N] ");
+                    std::io::stdout().flush()?;
+                    let mut answer = String::new();
+                    std::io::stdin().read_line(&mut answer)?;
+                    if !matches!(answer.trim(), "y" | "Y" | "yes") {
+                        println!("kept {pod}");
+                        return Ok(ExitCode::from(1));
+                    }
+                }
+                println!("{}", k.kill_pod(pod).await?);
+                Ok(ExitCode::SUCCESS)
+            }
+        }
+    })
+}
+
+fn list_table(rows: &[RemoteAgent]) -> String {
+    let now = chrono::Utc::now();
+    let body: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            let started = r
+                .pod
+                .started_at
+                .as_deref()
+                .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+                .map(|t| age((now - t.with_timezone(&chrono::Utc)).num_milliseconds()))
+                .unwrap_or_else(|| "-".into());
+            vec![
+                r.pod.name.clone(),
+                match r.pod.role {
+                    PodRole::Session => "session".into(),
+                    PodRole::Worker => "worker".into(),
+                },
+                r.pod.provider.clone().unwrap_or_else(|| "-".into()),
+                r.pod.phase.clone(),
+                r.status.as_str().to_string(),
+                started,
+                r.status_reason.clone(),
+            ]
+        })
+        .collect();
+    table::render(
+        &["POD", "ROLE", "PROVIDER", "PHASE", "STATUS", "AGE", "WHY"],
+        &body,
+        &[],
+    )
+}
+
+/// Restores the terminal when the attach ends, however it ends.
+struct RawMode;
+
+impl RawMode {
+    fn enable() -> Option<RawMode> {
+        crossterm::terminal::enable_raw_mode()
+            .ok()
+            .map(|()| RawMode)
+    }
+}
+
+impl Drop for RawMode {
+    fn drop(&mut self) {
+        let _ = crossterm::terminal::disable_raw_mode();
+    }
+}
+
+/// Bridges this terminal to the pod's tmux: raw keystrokes go to the exec's stdin (and
+/// nowhere else), its output to stdout, size changes to the resize channel. Ends when the
+/// remote tmux client ends (C-b d) or the connection drops.
+async fn attach_terminal(k: &K8s, pod: &str) -> Result<ExitCode> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let env = vertex_env(&|k| std::env::var(k).ok());
+    if !env.is_empty() {
+        let names: Vec<&str> = env.iter().map(|(k, _)| k.as_str()).collect();
+        eprintln!("forwarding {} to the session", names.join(", "));
+    }
+    let mut att = k
+        .attach_with_env(pod, &env)
+        .await
+        .with_context(|| format!("attach to pod {pod}"))?;
+    let mut remote_out = att.stdout().context("the exec has no stdout")?;
+    let mut remote_in = att.stdin().context("the exec has no stdin")?;
+    let mut resize = att.terminal_size();
+    let _raw = std::io::stdin()
+        .is_terminal()
+        .then(RawMode::enable)
+        .flatten();
+
+    // keystrokes: a blocking reader thread (stdin has no portable async read)
+    let (keys_tx, mut keys_rx) = tokio::sync::mpsc::channel::<Vec<u8>>(64);
+    std::thread::spawn(move || {
+        use std::io::Read;
+        let mut stdin = std::io::stdin().lock();
+        let mut buf = [0u8; 1024];
+        while let Ok(n) = stdin.read(&mut buf) {
+            if n == 0 || keys_tx.blocking_send(buf[..n].to_vec()).is_err() {
+                break;
+            }
+        }
+    });
+    let mut last_size = None;
+    let mut tick = tokio::time::interval(Duration::from_millis(250));
+    let mut buf = vec![0u8; 16 * 1024];
+    let mut stdout = std::io::stdout();
+    let mut keys_open = true;
+    loop {
+        tokio::select! {
+            n = remote_out.read(&mut buf) => match n {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    stdout.write_all(&buf[..n])?;
+                    stdout.flush()?;
+                }
+            },
+            keys = keys_rx.recv(), if keys_open => match keys {
+                Some(bytes) => {
+                    if remote_in.write_all(&bytes).await.is_err() {
+                        break;
+                    }
+                    let _ = remote_in.flush().await;
+                }
+                None => keys_open = false,
+            },
+            _ = tick.tick() => {
+                if let (Some(tx), Ok((width, height))) = (resize.as_mut(), crossterm::terminal::size())
+                    && last_size != Some((width, height))
+                {
+                    last_size = Some((width, height));
+                    let _ = tx.try_send(TerminalSize { width, height });
+                }
+            }
+        }
+    }
+    drop(_raw);
+    let _ = tokio::time::timeout(Duration::from_secs(2), att.join()).await;
+    eprintln!("\r\ndetached from {pod}; the agent keeps running (aimux remote attach {pod})");
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Default)]
+struct FeedState {
+    rows: Vec<AgentRow>,
+    error: Option<String>,
+    fetched: bool,
+}
+
+/// Remote agents for the agents views, fetched on a thread of their own so a slow or
+/// unreachable cluster never delays the local rows. Stops when dropped.
+pub struct RemoteFeed {
+    state: std::sync::Arc<std::sync::Mutex<FeedState>>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl RemoteFeed {
+    /// `None` when no cluster is configured (no `kubernetes:` in the config).
+    pub fn start(dirs: &aimux_engine::home::Dirs, every: Duration) -> Option<RemoteFeed> {
+        use std::sync::atomic::Ordering;
+        let ctx = InfraCtx {
+            dirs: dirs.clone(),
+            prices: aimux_core::pricing::PriceTable::bundled(),
+        };
+        if !matches!(crate::infra_cmd::k8s_config(&ctx), Ok(Some(_))) {
+            return None;
+        }
+        let feed = RemoteFeed {
+            state: Default::default(),
+            stop: Default::default(),
+        };
+        let (state, stop) = (feed.state.clone(), feed.stop.clone());
+        let redis = RedisOpts {
+            redis: std::env::var("AIMUX_REDIS_URL").ok(),
+        };
+        std::thread::Builder::new()
+            .name("aimux-remote-feed".into())
+            .spawn(move || {
+                let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                else {
+                    return;
+                };
+                while !stop.load(Ordering::Relaxed) {
+                    let fetched = runtime.block_on(async {
+                        tokio::time::timeout(Duration::from_secs(10), list_remote(&ctx, &redis))
+                            .await
+                    });
+                    if let Ok(mut s) = state.lock() {
+                        match fetched {
+                            Ok(Ok(rows)) => {
+                                s.rows = rows.iter().map(agent_row).collect();
+                                s.error = None;
+                            }
+                            Ok(Err(e)) => s.error = Some(format!("{e:#}")),
+                            Err(_) => s.error = Some("the cluster did not answer in 10 s".into()),
+                        }
+                        s.fetched = true;
+                    }
+                    let until = std::time::Instant::now() + every;
+                    while std::time::Instant::now() < until && !stop.load(Ordering::Relaxed) {
+                        std::thread::sleep(Duration::from_millis(100));
+                    }
+                }
+            })
+            .ok()?;
+        Some(feed)
+    }
+
+    /// Waits (up to `timeout`) for the first answer of the cluster.
+    pub fn wait_first(&self, timeout: Duration) {
+        let until = std::time::Instant::now() + timeout;
+        while std::time::Instant::now() < until
+            && !self.state.lock().map(|s| s.fetched).unwrap_or(true)
+        {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// The latest rows, and the latest error (rows are kept from the last good answer).
+    pub fn latest(&self) -> (Vec<AgentRow>, Option<String>) {
+        match self.state.lock() {
+            Ok(s) => (s.rows.clone(), s.error.clone()),
+            Err(_) => (Vec::new(), None),
+        }
+    }
+}
+
+impl Drop for RemoteFeed {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}

@@ -1,0 +1,351 @@
+//! Remote agents end to end against the in-repo fake Kubernetes API server (no real
+//! kube-apiserver can run here; see the README's testing section) with real tmux and a
+//! real redis-server:
+//! - `aimux remote new` starts a session pod whose agent runs inside tmux; `remote list`
+//!   and `agents --json` show it (LOC k8s);
+//! - `aimux remote attach`, run in a real local tmux pane, shows the remote screen, carries
+//!   keystrokes and the local Vertex settings, and C-b d detaches leaving the agent running;
+//! - worker pods show the status of their worker's heartbeats (a real `aimux worker` as the
+//!   pod's process, registered in real Redis under its pod name);
+//! - `aimux remote kill` stops exactly the selected pod.
+
+mod infra_support;
+
+use aimux_infra::fake_k8s::FakeK8s;
+use infra_support::*;
+use serde_json::Value;
+use std::collections::HashMap;
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// Polls until `probe` returns something, or fails the test saying `what`.
+fn wait_for<T>(what: &str, timeout: Duration, mut probe: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(found) = probe() {
+            return found;
+        }
+        assert!(Instant::now() < deadline, "{what}");
+        std::thread::sleep(Duration::from_millis(150));
+    }
+}
+
+fn write_exe(path: &Path, body: &str) {
+    std::fs::write(path, body).expect("write");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+}
+
+/// A tmux server of its own (socket under `dir`).
+struct Tmux {
+    socket: std::path::PathBuf,
+    tmpdir: Option<std::path::PathBuf>,
+}
+
+impl Tmux {
+    fn run(&self, args: &[&str]) -> std::process::Output {
+        let mut c = Command::new("tmux");
+        match &self.tmpdir {
+            Some(t) => c.env("TMUX_TMPDIR", t),
+            None => c.arg("-S").arg(&self.socket),
+        };
+        c.args(args).env_remove("TMUX").output().expect("tmux")
+    }
+
+    fn text(&self, args: &[&str]) -> String {
+        String::from_utf8_lossy(&self.run(args).stdout).into_owned()
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = self.run(&["kill-server"]);
+    }
+}
+
+fn remote_list(cmd: &dyn Fn(&[&str]) -> Command) -> Vec<Value> {
+    let (code, out, err) = run(&mut cmd(&["remote", "list", "--json"]));
+    assert_eq!(code, 0, "{out}{err}");
+    serde_json::from_str::<Vec<Value>>(&out).expect("a JSON array of pods")
+}
+
+#[test]
+fn remote_session_attach_detach_heartbeats_and_kill() {
+    let test = "remote_session_attach_detach_heartbeats_and_kill";
+    for tool in ["tmux", "script", "sh"] {
+        if on_path(tool).is_none() {
+            eprintln!("SKIPPED {test}: {tool} is not installed");
+            return;
+        }
+    }
+    let scratch = tempfile::tempdir().expect("tempdir");
+    let s = scratch.path();
+    let Some(redis) = redis(test, s) else { return };
+
+    // the "image": a claude that shows a marker and echoes what it is typed
+    let bin = s.join("image-bin");
+    std::fs::create_dir_all(&bin).expect("mkdir");
+    let marker = format!("REMOTE-CLAUDE-{}", std::process::id());
+    write_exe(
+        &bin.join("claude"),
+        &format!(
+            "#!/bin/sh\necho {marker}\nwhile read -r line; do echo \"agent got: $line\"; done\nexec sleep 600\n"
+        ),
+    );
+    let pod_tmux = s.join("pod-tmux");
+    std::fs::create_dir_all(&pod_tmux).expect("mkdir");
+    let base_env = vec![
+        ("TMUX_TMPDIR".to_string(), pod_tmux.display().to_string()),
+        (
+            "PATH".to_string(),
+            format!(
+                "{}:{}",
+                bin.display(),
+                std::env::var("PATH").unwrap_or_default()
+            ),
+        ),
+        (
+            "AIMUX_HOME".to_string(),
+            s.join("pod-aimux-home").display().to_string(),
+        ),
+    ];
+    let sh = on_path("sh").expect("sh");
+    let fake = FakeK8s::start_background(
+        HashMap::from([("sh".to_string(), sh), ("aimux".to_string(), aimux())]),
+        base_env,
+    )
+    .expect("fake api");
+    let kubeconfig = s.join("kubeconfig");
+    std::fs::write(&kubeconfig, fake.kubeconfig()).expect("write");
+    let aimux_home = s.join("aimux-home");
+    std::fs::create_dir_all(&aimux_home).expect("mkdir");
+    std::fs::create_dir_all(s.join("data-home")).expect("mkdir");
+    std::fs::write(
+        aimux_home.join("config.yaml"),
+        format!(
+            "kubernetes:\n  kubeconfig: {}\n  namespace: remote-e2e\n  image: aimux-worker:test\n  redis_url: {}\n",
+            kubeconfig.display(),
+            redis.url()
+        ),
+    )
+    .expect("config");
+    let cmd = |args: &[&str]| {
+        let mut c = aimux_cmd(s, &redis.url());
+        c.args(args);
+        c
+    };
+
+    // a session pod, its agent inside tmux
+    let (code, out, err) = run(&mut cmd(&[
+        "remote",
+        "new",
+        "--provider",
+        "claude",
+        "--wait",
+        "20",
+    ]));
+    assert_eq!(code, 0, "{out}{err}");
+    let pod = out.trim().to_string();
+    assert_eq!(pod, "aimux-session-claude-1-0");
+    let in_pod = Tmux {
+        socket: Default::default(),
+        tmpdir: Some(pod_tmux.clone()),
+    };
+    wait_for(
+        "the remote agent never started",
+        Duration::from_secs(15),
+        || {
+            in_pod
+                .text(&["capture-pane", "-p", "-t", "agent"])
+                .contains(&marker)
+                .then_some(())
+        },
+    );
+
+    let pods = remote_list(&cmd);
+    let session = pods
+        .iter()
+        .find(|p| p["name"] == pod.as_str())
+        .unwrap_or_else(|| panic!("{pod} not listed: {pods:?}"));
+    assert_eq!(session["role"], "session");
+    assert_eq!(session["phase"], "Running");
+    assert_eq!(session["provider"], "claude");
+
+    // the dashboard's agents include it, located in k8s
+    let (code, out, err) = run(&mut cmd(&["agents", "--json"]));
+    assert_eq!(code, 0, "{out}{err}");
+    let agents: Value = serde_json::from_str(&out).expect("json");
+    let row = agents["agents"]
+        .as_array()
+        .expect("agents")
+        .iter()
+        .find(|a| a["location"] == "k8s")
+        .unwrap_or_else(|| panic!("no k8s agent: {agents}"));
+    assert_eq!(row["remote"]["pod"], pod.as_str());
+    assert_eq!(row["remote"]["attachable"], true);
+    assert_eq!(row["provider"], "claude");
+
+    // attach from a real local terminal (a tmux pane of our own), with Vertex settings
+    let local = Tmux {
+        socket: s.join("local.sock"),
+        tmpdir: None,
+    };
+    let attach = format!(
+        "env AIMUX_HOME={} AIMUX_DATA_HOME={} AIMUX_REDIS_URL={} CLAUDE_CODE_USE_VERTEX=1 CLOUD_ML_REGION=europe-west4 ANTHROPIC_API_KEY=sk-never-forwarded {} remote attach {pod}; echo ATTACH-ENDED; sleep 600",
+        aimux_home.display(),
+        s.join("data-home").display(),
+        redis.url(),
+        aimux().display()
+    );
+    let started = local.run(&[
+        "-f",
+        "/dev/null",
+        "new-session",
+        "-d",
+        "-s",
+        "local",
+        "-x",
+        "120",
+        "-y",
+        "30",
+        &attach,
+    ]);
+    assert!(started.status.success(), "{started:?}");
+    let screen = || local.text(&["capture-pane", "-p", "-t", "local"]);
+    wait_for(
+        "the attach never showed the remote screen",
+        Duration::from_secs(20),
+        || screen().contains(&marker).then_some(()),
+    );
+    // keystrokes reach the remote agent (and only it)
+    local.run(&["send-keys", "-t", "local", "-l", "typed-through-the-bridge"]);
+    local.run(&["send-keys", "-t", "local", "Enter"]);
+    wait_for(
+        "keystrokes never reached the agent",
+        Duration::from_secs(15),
+        || {
+            in_pod
+                .text(&["capture-pane", "-p", "-t", "agent"])
+                .contains("agent got: typed-through-the-bridge")
+                .then_some(())
+        },
+    );
+    // the local Vertex settings were carried into the session; the API key was not
+    let env = in_pod.text(&["show-environment", "-t", "agent"]);
+    assert!(env.contains("CLOUD_ML_REGION=europe-west4"), "{env}");
+    assert!(env.contains("CLAUDE_CODE_USE_VERTEX=1"), "{env}");
+    assert!(!env.contains("sk-never-forwarded"), "{env}");
+
+    // detach with C-b d: the attach ends, the agent keeps running
+    local.run(&["send-keys", "-t", "local", "C-b"]);
+    local.run(&["send-keys", "-t", "local", "d"]);
+    wait_for(
+        "the attach did not end on C-b d",
+        Duration::from_secs(15),
+        || screen().contains("ATTACH-ENDED").then_some(()),
+    );
+    assert!(screen().contains("agent keeps running"), "{}", screen());
+    assert!(in_pod.run(&["has-session", "-t", "agent"]).status.success());
+    assert!(
+        in_pod
+            .text(&["list-clients", "-t", "agent"])
+            .trim()
+            .is_empty(),
+        "a client is still attached"
+    );
+
+    // workers: real `aimux worker` processes as the pods, registered under their pod names
+    let (code, out, err) = run(&mut cmd(&[
+        "infra",
+        "scale",
+        "--provider",
+        "claude",
+        "2",
+        "--wait",
+        "20",
+    ]));
+    assert_eq!(code, 0, "{out}{err}");
+    let workers = wait_for(
+        "workers never reported idle",
+        Duration::from_secs(20),
+        || {
+            let pods = remote_list(&cmd);
+            let idle: Vec<&Value> = pods
+                .iter()
+                .filter(|p| p["role"] == "worker" && p["status"] == "idle")
+                .collect();
+            (idle.len() == 2).then_some(pods)
+        },
+    );
+    for w in workers.iter().filter(|p| p["role"] == "worker") {
+        assert!(
+            w["worker_id"].as_str().is_some_and(|id| !id.is_empty()),
+            "{w}"
+        );
+        assert!(w["heartbeat_age_ms"].as_i64().is_some(), "{w}");
+    }
+
+    // kill the selected worker pod: exactly that one goes
+    let (code, out, err) = run(&mut cmd(&[
+        "remote",
+        "kill",
+        "aimux-worker-claude-0",
+        "--yes",
+    ]));
+    assert_eq!(code, 0, "{out}{err}");
+    let names: Vec<String> = remote_list(&cmd)
+        .iter()
+        .filter_map(|p| p["name"].as_str().map(str::to_string))
+        .collect();
+    assert!(
+        names.contains(&"aimux-worker-claude-1".to_string()),
+        "{names:?}"
+    );
+    assert!(
+        !names.contains(&"aimux-worker-claude-0".to_string()),
+        "{names:?}"
+    );
+    let dep = fake
+        .get("deployments", "remote-e2e", "aimux-worker-claude")
+        .expect("deployment");
+    assert_eq!(dep["spec"]["replicas"], 1);
+
+    // kill the session: its deployment and pod are gone
+    let (code, out, err) = run(&mut cmd(&["remote", "kill", &pod, "--yes"]));
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        fake.get("deployments", "remote-e2e", "aimux-session-claude-1")
+            .is_none()
+    );
+    let names: Vec<String> = remote_list(&cmd)
+        .iter()
+        .filter_map(|p| p["name"].as_str().map(str::to_string))
+        .collect();
+    assert!(!names.contains(&pod), "{names:?}");
+}
+
+#[test]
+fn remote_without_a_cluster_says_how_to_configure_one() {
+    let scratch = tempfile::tempdir().expect("tempdir");
+    for args in [
+        &["remote", "list"][..],
+        &["remote", "new", "--provider", "claude"],
+        &["remote", "attach", "p"],
+    ] {
+        let (code, _, err) = run(aimux_cmd(scratch.path(), "redis://127.0.0.1:1").args(args));
+        assert_eq!(code, 1, "{args:?}");
+        assert!(
+            err.contains("no Kubernetes cluster configured") && err.contains("kubernetes:"),
+            "{err}"
+        );
+    }
+    let (code, _, err) = run(aimux_cmd(scratch.path(), "redis://127.0.0.1:1").args([
+        "remote",
+        "new",
+        "--provider",
+        "nope",
+    ]));
+    assert_eq!(code, 1);
+    assert!(err.contains("unknown provider"), "{err}");
+}
