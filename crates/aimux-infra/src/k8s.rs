@@ -43,7 +43,8 @@ pub struct K8sConfig {
     pub kubeconfig: Option<PathBuf>,
     pub context: Option<String>,
     pub namespace: String,
-    /// The worker image (must contain aimux and the agent CLIs).
+    /// The worker image (aimux, tmux and the agent CLIs: `deploy/worker/Dockerfile`).
+    /// Empty until configured; starting pods then fails saying how to build one.
     pub image: String,
     pub service_account: Option<String>,
     pub cpu: Option<String>,
@@ -60,7 +61,8 @@ impl Default for K8sConfig {
             kubeconfig: None,
             context: None,
             namespace: "aimux".into(),
-            image: "ghcr.io/aimux/worker:latest".into(),
+            // no public image: build deploy/worker/Dockerfile and name it in the config
+            image: String::new(),
             service_account: None,
             cpu: Some("500m".into()),
             memory: Some("1Gi".into()),
@@ -330,6 +332,15 @@ impl K8s {
         &self.cfg
     }
 
+    fn require_image(&self) -> Result<()> {
+        if self.cfg.image.trim().is_empty() {
+            return Err(K8sError::Invalid(
+                "no worker image configured: build one with `docker build -f deploy/worker/Dockerfile -t REGISTRY/aimux-worker:TAG .`, push it, and set `kubernetes.image` in config.yaml".into(),
+            ));
+        }
+        Ok(())
+    }
+
     /// Creates the namespace when missing (labelled managed-by aimux). True if created.
     pub async fn ensure_namespace(&self) -> Result<bool> {
         let api: Api<Namespace> = Api::all(self.client.clone());
@@ -406,6 +417,9 @@ impl K8s {
         if replicas < 0 {
             return Err(K8sError::Invalid("replicas must be >= 0".into()));
         }
+        if replicas > 0 {
+            self.require_image()?;
+        }
         self.ensure_namespace().await?;
         let api: Api<Deployment> = Api::namespaced(self.client.clone(), &self.cfg.namespace);
         let name = deployment_name(provider);
@@ -470,6 +484,7 @@ impl K8s {
     /// Starts a remote interactive agent (`:new` → Remote): a one-pod Deployment running the
     /// provider's CLI inside tmux; waits until it is ready and returns the pod name.
     pub async fn spawn_session(&self, provider: &str, wait: Duration) -> Result<String> {
+        self.require_image()?;
         self.ensure_namespace().await?;
         let api: Api<Deployment> = Api::namespaced(self.client.clone(), &self.cfg.namespace);
         let existing = api

@@ -349,3 +349,54 @@ fn remote_without_a_cluster_says_how_to_configure_one() {
     assert_eq!(code, 1);
     assert!(err.contains("unknown provider"), "{err}");
 }
+
+#[test]
+fn the_worker_image_pins_the_cli_versions_the_tests_run() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let dockerfile =
+        std::fs::read_to_string(root.join("deploy/worker/Dockerfile")).expect("Dockerfile");
+    let install = std::fs::read_to_string(root.join("scripts/install-agents")).expect("script");
+    for (package, arg) in [
+        ("@anthropic-ai/claude-code", "CLAUDE_CODE_VERSION"),
+        ("@openai/codex", "CODEX_VERSION"),
+        ("@google/gemini-cli", "GEMINI_CLI_VERSION"),
+    ] {
+        let tested = install
+            .split(&format!("\"{package}@"))
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .unwrap_or_else(|| panic!("{package} not pinned in scripts/install-agents"));
+        assert!(
+            dockerfile.contains(&format!("ARG {arg}={tested}\n")),
+            "deploy/worker/Dockerfile must pin {package} at {tested} (ARG {arg})"
+        );
+    }
+    assert!(dockerfile.contains("tmux"), "remote sessions need tmux");
+}
+
+#[test]
+fn starting_pods_without_an_image_says_how_to_build_one() {
+    let scratch = tempfile::tempdir().expect("tempdir");
+    let s = scratch.path();
+    let fake = FakeK8s::start_background(HashMap::new(), Vec::new()).expect("fake api");
+    let kubeconfig = s.join("kubeconfig");
+    std::fs::write(&kubeconfig, fake.kubeconfig()).expect("write");
+    std::fs::create_dir_all(s.join("aimux-home")).expect("mkdir");
+    std::fs::write(
+        s.join("aimux-home/config.yaml"),
+        format!("kubernetes:\n  kubeconfig: {}\n", kubeconfig.display()),
+    )
+    .expect("config");
+    for args in [
+        &["remote", "new", "--provider", "claude", "--wait", "1"][..],
+        &["infra", "scale", "--provider", "claude", "1", "--wait", "1"],
+    ] {
+        let (code, _, err) = run(aimux_cmd(s, "redis://127.0.0.1:1").args(args));
+        assert_eq!(code, 1, "{args:?}");
+        assert!(
+            err.contains("deploy/worker/Dockerfile") && err.contains("kubernetes.image"),
+            "{err}"
+        );
+    }
+    assert_eq!(fake.count("deployments"), 0, "nothing was created");
+}
