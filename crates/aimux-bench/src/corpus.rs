@@ -474,3 +474,17 @@ pub fn parse_size(s: &str) -> Option<u64> {
     };
     Some((n * mult as f64) as u64)
 }
+
+/// Every `*.jsonl` file under `dir` (recursively, unsorted); unreadable directories are
+/// skipped.
+pub fn walk_jsonl(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(rd) = fs::read_dir(dir) else { return };
+    for e in rd.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            walk_jsonl(&p, out);
+        } else if p.extension().is_some_and(|x| x == "jsonl") {
+            out.push(p);
+        }
+    }
+}
