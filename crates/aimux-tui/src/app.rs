@@ -10,7 +10,7 @@ use crate::input::{InputOutcome, TextInput};
 use crate::keymap::{Action, Key, Keymap, Scope};
 use crate::theme::Theme;
 use crate::views::{
-    agents, attach, costs, health, launcher, search_results, sessions, teams, trace,
+    agents, attach, costs, health, launcher, search_results, sessions, tasks, teams, trace,
 };
 use aimux_engine::annotations::Label;
 use chrono::{DateTime, Utc};
@@ -29,6 +29,7 @@ pub enum View {
     Trace,
     Teams,
     Health,
+    Tasks,
 }
 
 impl View {
@@ -40,6 +41,7 @@ impl View {
             View::Trace => Scope::Trace,
             View::Teams => Scope::Teams,
             View::Health => Scope::Health,
+            View::Tasks => Scope::Tasks,
         }
     }
 
@@ -51,6 +53,7 @@ impl View {
             View::Trace => "Trace",
             View::Teams => "Teams",
             View::Health => "Health",
+            View::Tasks => "Tasks",
         }
     }
 }
@@ -95,6 +98,13 @@ pub enum Popup {
         title: String,
         files: Vec<String>,
     },
+    /// Enter in the tasks view: the task in `tasks.detail`.
+    TaskDetail,
+    /// `n` in the tasks view: provider (index into `command::TASK_PROVIDERS`) and prompt.
+    NewTask {
+        provider: usize,
+        input: TextInput,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -128,6 +138,7 @@ pub struct App {
     pub trace: trace::State,
     pub teams: teams::State,
     pub health: health::State,
+    pub tasks: tasks::State,
     /// The split view's live terminal, while attached.
     pub attach: Option<attach::State>,
     /// The `:new` launcher, while open.
@@ -162,6 +173,7 @@ impl App {
             trace: trace::State::default(),
             teams: teams::State::default(),
             health: health::State::default(),
+            tasks: tasks::State::default(),
             attach: None,
             launcher: None,
             events: None,
@@ -205,6 +217,13 @@ impl App {
             Request::Annotate { .. } | Request::Kill { .. } => {}
             Request::Spawn { .. } | Request::Resume { .. } | Request::Send { .. } => {}
             Request::Search { .. } | Request::Trash { .. } | Request::Export { .. } => {}
+            Request::Tasks => self.tasks.loading = true,
+            Request::TaskDetail { id } => {
+                if let Some(d) = self.tasks.detail.as_mut().filter(|d| d.id == *id) {
+                    d.loading = true;
+                }
+            }
+            Request::SubmitTask { .. } => {}
         }
         if !self.outbox.iter().any(|q| r.coalesces_with(q) && *q == r) {
             self.outbox.push(r);
@@ -244,6 +263,8 @@ impl App {
             || self.trace.loading
             || self.health.loading
             || self.teams.loading
+            || self.tasks.loading
+            || self.tasks.detail.as_ref().is_some_and(|d| d.loading)
             || self.sessions.search.as_ref().is_some_and(|s| s.loading)
     }
 
@@ -278,6 +299,7 @@ impl App {
                 self.request(Request::Agents);
             }
             View::Health => self.request(Request::Health),
+            View::Tasks => self.request(Request::Tasks),
         }
     }
 
@@ -309,6 +331,7 @@ impl App {
                 let width = attach::trace_width(self);
                 self.trace.relayout(&self.theme, width);
                 attach::on_resize(self);
+                tasks::relayout(self);
                 true
             }
             AppEvent::Terminal => {
@@ -361,6 +384,9 @@ impl App {
             View::Sessions if engine_changed && !self.sessions.loading => {
                 self.request(Request::Sessions)
             }
+            // The coordination store is asked on the refresh clock only, and only while
+            // the view is shown.
+            View::Tasks if !engine_changed => tasks::refresh(self),
             View::Trace if !self.trace.loading => {
                 if let Some(id) = self.trace.needs_tail(&self.agents, engine_changed) {
                     self.request(Request::Trace { session_id: id });
@@ -486,6 +512,11 @@ impl App {
                 }
                 self.request(Request::Sessions);
             }
+            Response::Tasks(res) => tasks::on_list(self, res),
+            Response::TaskDetail { id, result } => tasks::on_detail(self, id, result),
+            Response::TaskSubmitted { provider, result } => {
+                tasks::on_submitted(self, provider, result)
+            }
             Response::Teams(res) => {
                 self.teams.loading = false;
                 match res {
@@ -592,6 +623,7 @@ impl App {
         match self.view {
             View::Agents => self.agents.set_filter(text),
             View::Sessions => self.sessions.set_filter(text),
+            View::Tasks => self.tasks.set_filter(text),
             _ => {}
         }
     }
@@ -609,6 +641,7 @@ impl App {
                         !self.sessions.filter.is_empty() || self.sessions.search.is_some()
                     }
                     View::Trace => !self.trace.search.is_empty(),
+                    View::Tasks => !self.tasks.filter.is_empty(),
                     _ => false,
                 };
                 if had_filter {
@@ -622,6 +655,7 @@ impl App {
                 }
             }
             Action::Health => self.switch(View::Health),
+            Action::Tasks => self.switch(View::Tasks),
             Action::Refresh => {
                 self.load_view();
                 if self.view != View::Agents {
@@ -632,6 +666,7 @@ impl App {
                 let current = match self.view {
                     View::Agents => self.agents.filter.clone(),
                     View::Sessions => self.sessions.filter.clone(),
+                    View::Tasks => self.tasks.filter.clone(),
                     _ => return,
                 };
                 self.mode = Mode::Filter(TextInput::new(&current));
@@ -667,6 +702,7 @@ impl App {
             View::Trace => trace::on_action(self, action),
             View::Teams => teams::on_action(self, action),
             View::Health => health::on_action(self, action),
+            View::Tasks => tasks::on_action(self, action),
         }
     }
 
@@ -708,6 +744,8 @@ impl App {
                 }
             }
             Ok(Command::Export { otlp }) => self.export(otlp),
+            Ok(Command::Tasks) => self.switch(View::Tasks),
+            Ok(Command::SubmitTask { provider, prompt }) => tasks::submit(self, provider, prompt),
             Ok(Command::NotAvailable(name)) => {
                 self.flash(format!(":{name} is not available in this build yet"), true)
             }
@@ -821,6 +859,8 @@ impl App {
                 },
                 _ => {}
             },
+            Popup::TaskDetail => tasks::detail_key(self, &key),
+            Popup::NewTask { provider, input } => tasks::new_task_key(self, &key, provider, input),
             Popup::Note {
                 turn_index,
                 turn_number,

@@ -54,6 +54,67 @@ impl CostScope {
     }
 }
 
+/// One task of the coordination queue as the tasks view shows it. Plain data, so the TUI
+/// does not depend on Redis; timestamps are RFC 3339.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TaskRow {
+    pub id: String,
+    /// pending, claimed, running, done or failed.
+    pub status: String,
+    pub provider: String,
+    pub role: Option<String>,
+    /// The repository the worker runs the agent in.
+    pub dir: Option<String>,
+    pub prompt: String,
+    /// The worker that claimed it.
+    pub assignee: Option<String>,
+    pub created_at: Option<String>,
+    pub claimed_at: Option<String>,
+    pub started_at: Option<String>,
+    pub finished_at: Option<String>,
+    pub result: Option<String>,
+    pub error: Option<String>,
+    pub retries: u32,
+    pub max_retries: u32,
+    pub model: Option<String>,
+    pub tokens: Option<aimux_core::TokenUsage>,
+    /// Priced by aimux; `None` when unknown (or nothing ran yet: then `tokens` is `None`).
+    pub cost_usd: Option<f64>,
+    /// What the agent itself reported, when it reports a cost.
+    pub reported_cost_usd: Option<f64>,
+}
+
+impl TaskRow {
+    pub fn is_finished(&self) -> bool {
+        matches!(self.status.as_str(), "done" | "failed")
+    }
+}
+
+/// The newest tasks and where they came from.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TaskList {
+    /// The coordination store, for the title (a Redis URL, password redacted).
+    pub source: String,
+    /// Newest first.
+    pub tasks: Vec<TaskRow>,
+}
+
+/// One line of a task's log.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TaskLogLine {
+    /// RFC 3339, when the line carries its time.
+    pub at: Option<String>,
+    pub text: String,
+}
+
+/// One task with its log, for the detail popup.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TaskDetail {
+    pub task: TaskRow,
+    /// Oldest first.
+    pub logs: Vec<TaskLogLine>,
+}
+
 pub trait Backend {
     /// Live agents (one refresh of the process table and their sessions).
     fn agents(&mut self) -> anyhow::Result<AgentsSnapshot>;
@@ -139,5 +200,24 @@ pub trait Backend {
     fn trash(&mut self, session_id: &str) -> anyhow::Result<String> {
         let _ = session_id;
         anyhow::bail!("deleting sessions is not available with this backend")
+    }
+
+    /// The newest `limit` tasks of the coordination queue. Bounded in time: a dead store
+    /// fails within seconds, with how to configure it in the message.
+    fn tasks(&mut self, limit: usize) -> anyhow::Result<TaskList> {
+        let _ = limit;
+        anyhow::bail!("tasks are not available with this backend")
+    }
+
+    /// One task and its log lines.
+    fn task_detail(&mut self, id: &str) -> anyhow::Result<TaskDetail> {
+        let _ = id;
+        anyhow::bail!("tasks are not available with this backend")
+    }
+
+    /// Queues a task for a worker; returns its id.
+    fn submit_task(&mut self, provider: &str, prompt: &str) -> anyhow::Result<String> {
+        let _ = (provider, prompt);
+        anyhow::bail!("submitting tasks is not available with this backend")
     }
 }

@@ -23,9 +23,19 @@ pub enum Command {
     Export {
         otlp: bool,
     },
+    /// `:tasks`: the workers' task queue.
+    Tasks,
+    /// `:task PROVIDER PROMPT…`: queue a task for a worker.
+    SubmitTask {
+        provider: String,
+        prompt: String,
+    },
     /// A command this build does not have yet (named honestly, never faked).
     NotAvailable(&'static str),
 }
+
+/// Providers a worker can run a task with (the coordination schema's list).
+pub const TASK_PROVIDERS: [&str; 3] = ["claude", "codex", "gemini"];
 
 pub struct CommandInfo {
     pub name: &'static str,
@@ -87,10 +97,17 @@ pub const COMMANDS: &[CommandInfo] = &[
     },
     CommandInfo {
         name: "tasks",
-        aliases: &[],
+        aliases: &["tk"],
         args: "",
-        description: "task queue",
-        available: false,
+        description: "task queue of the workers (Redis)",
+        available: true,
+    },
+    CommandInfo {
+        name: "task",
+        aliases: &[],
+        args: "PROVIDER PROMPT",
+        description: "queue a task for a worker (claude, codex, gemini)",
+        available: true,
     },
     CommandInfo {
         name: "new",
@@ -171,6 +188,37 @@ pub fn parse(line: &str) -> Result<Command, String> {
         "new" => Command::New,
         "export" => Command::Export { otlp: false },
         "export-otel" => Command::Export { otlp: true },
+        "tasks" => Command::Tasks,
+        "task" => {
+            let usage = || {
+                format!(
+                    ":task needs a provider ({}) and a prompt: :task claude fix the flaky test",
+                    TASK_PROVIDERS.join(", ")
+                )
+            };
+            let Some(provider) = arg.map(|p| p.to_ascii_lowercase()) else {
+                return Err(usage());
+            };
+            if !TASK_PROVIDERS.contains(&provider.as_str()) {
+                return Err(format!(
+                    "unknown provider '{provider}' — {}",
+                    usage().trim_start_matches(':')
+                ));
+            }
+            let rest = line
+                .trim_start()
+                .get(word.len()..)
+                .unwrap_or("")
+                .trim_start();
+            let prompt = rest.get(provider.len()..).unwrap_or("").trim();
+            if prompt.is_empty() {
+                return Err(usage());
+            }
+            Command::SubmitTask {
+                provider,
+                prompt: prompt.to_string(),
+            }
+        }
         "send" => {
             let rest = line.trim_start().get(word.len()..).unwrap_or("").trim();
             if rest.is_empty() {
@@ -319,11 +367,26 @@ mod tests {
         assert_eq!(parse("q"), Ok(Command::Quit));
         assert_eq!(parse("  costs "), Ok(Command::Costs));
         assert_eq!(parse("trace abc"), Ok(Command::Trace(Some("abc".into()))));
-        assert_eq!(parse("tasks"), Ok(Command::NotAvailable("tasks")));
+        assert_eq!(parse("tasks"), Ok(Command::Tasks));
+        assert_eq!(parse("tk"), Ok(Command::Tasks));
         assert_eq!(parse("export-otel"), Ok(Command::Export { otlp: true }));
         assert!(parse("frobnicate").is_err_and(|e| e.contains(":frobnicate")));
         assert!(parse("costs now").is_err());
         assert!(parse("").is_err());
+    }
+
+    #[test]
+    fn task_takes_a_provider_and_the_rest_as_prompt() {
+        assert_eq!(
+            parse("task Claude  fix the  flaky test "),
+            Ok(Command::SubmitTask {
+                provider: "claude".into(),
+                prompt: "fix the  flaky test".into()
+            })
+        );
+        assert!(parse("task").is_err_and(|e| e.contains("claude, codex, gemini")));
+        assert!(parse("task codex").is_err_and(|e| e.contains("a prompt")));
+        assert!(parse("task gpt4 do it").is_err_and(|e| e.contains("unknown provider 'gpt4'")));
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Typed events into the one event loop, and the requests the app sends to the worker.
 
-use crate::backend::CostScope;
+use crate::backend::{CostScope, TaskDetail, TaskList};
 use aimux_engine::agents::AgentsSnapshot;
 use aimux_engine::annotations::Label;
 use aimux_engine::catalog::SessionRow;
@@ -62,6 +62,17 @@ pub enum Request {
         session_id: String,
         otlp: bool,
     },
+    /// The newest tasks of the coordination queue (only while the tasks view is shown).
+    Tasks,
+    /// One task with its log lines (the detail popup).
+    TaskDetail {
+        id: String,
+    },
+    /// Queue a task for a worker.
+    SubmitTask {
+        provider: String,
+        prompt: String,
+    },
 }
 
 impl Request {
@@ -74,6 +85,7 @@ impl Request {
             (Request::Send { .. }, _) => false,
             (Request::Trash { .. }, _) => false,
             (Request::Export { .. }, _) => false,
+            (Request::SubmitTask { .. }, _) => false,
             (Request::Costs { .. }, Request::Costs { .. }) => true,
             (Request::Trace { .. }, Request::Trace { .. }) => true,
             (a, b) => std::mem::discriminant(a) == std::mem::discriminant(b),
@@ -91,6 +103,7 @@ impl Request {
                 | Request::Send { .. }
                 | Request::Trash { .. }
                 | Request::Export { .. }
+                | Request::SubmitTask { .. }
         )
     }
 }
@@ -130,6 +143,16 @@ pub enum Response {
     /// A session went to the trash (or did not).
     Trashed {
         session_id: String,
+        result: Result<String, String>,
+    },
+    Tasks(Result<TaskList, String>),
+    TaskDetail {
+        id: String,
+        result: Result<Box<TaskDetail>, String>,
+    },
+    /// A task was queued (its id) or not.
+    TaskSubmitted {
+        provider: String,
         result: Result<String, String>,
     },
 }

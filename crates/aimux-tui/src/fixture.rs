@@ -1,7 +1,7 @@
 //! Fixture data and a [`FixtureBackend`] for tests and demos (`cargo run -p aimux-tui
 //! --example demo`). Nothing here reads the machine: every value is made up in code.
 
-use crate::backend::{Backend, CostScope};
+use crate::backend::{Backend, CostScope, TaskDetail, TaskList, TaskLogLine, TaskRow};
 use aimux_core::status::Status;
 use aimux_core::{Provider, TokenUsage};
 use aimux_engine::agents::{AgentRow, AgentsSnapshot, ChildProcess, MatchEvidence, ProviderError};
@@ -73,6 +73,7 @@ pub fn agent(
         tmux_target: None,
         children: Vec::new(),
         subagents: Vec::new(),
+        remote: None,
     }
 }
 
@@ -676,6 +677,148 @@ pub fn teams() -> TeamsReport {
     }
 }
 
+/// What the coordination store answers when nothing listens (the binary's wording).
+pub const TASKS_UNREACHABLE: &str = "cannot reach the coordination Redis at \
+redis://127.0.0.1:6379 (not configured, the default) — set AIMUX_REDIS_URL, or set redis.url \
+in the config: redis at redis://127.0.0.1:6379: Connection refused (os error 111)";
+
+/// Five tasks in every state, newest first, as the coordination store lists them.
+pub fn task_list() -> TaskList {
+    let at = |hms: &str| Some(format!("2026-11-27T{hms}Z"));
+    let task = |id: &str, status: &str, provider: &str, prompt: &str| TaskRow {
+        id: id.into(),
+        status: status.into(),
+        provider: provider.into(),
+        prompt: prompt.into(),
+        max_retries: 1,
+        ..TaskRow::default()
+    };
+    let running = TaskRow {
+        role: Some("reviewer".into()),
+        dir: Some("/home/dev/src/aimux".into()),
+        assignee: Some("w-devbox-4711".into()),
+        created_at: at("09:58:30"),
+        claimed_at: at("09:58:31"),
+        started_at: at("09:58:32"),
+        ..task(
+            "t-6",
+            "running",
+            "claude",
+            "Review the diff of crates/aimux-tui for panics on bad input",
+        )
+    };
+    let pending = TaskRow {
+        created_at: at("09:59:40"),
+        ..task(
+            "t-7",
+            "pending",
+            "codex",
+            "Fix the flaky test in tests/e2e_tui.rs (it times out on slow machines)",
+        )
+    };
+    let done = TaskRow {
+        role: Some("docs".into()),
+        dir: Some("/home/dev/src/aimux".into()),
+        assignee: Some("w-k8s-claude-0".into()),
+        created_at: at("09:40:00"),
+        claimed_at: at("09:40:04"),
+        started_at: at("09:40:05"),
+        finished_at: at("09:42:17"),
+        result: Some(
+            "Updated **README.md**:\n\n- added the `:tasks` keys\n- fixed two broken links\n\n\
+             ```sh\naimux task list\n```"
+                .into(),
+        ),
+        model: Some("claude-sonnet-4-5".into()),
+        tokens: Some(usage(2_310, 845, 18_400, 1_200)),
+        cost_usd: Some(0.0412),
+        reported_cost_usd: Some(0.0398),
+        ..task(
+            "t-5",
+            "done",
+            "claude",
+            "Update the README's keys section for the tasks view.\nKeep it short.",
+        )
+    };
+    let failed = TaskRow {
+        assignee: Some("w-k8s-gemini-0".into()),
+        created_at: at("08:10:00"),
+        claimed_at: at("08:10:02"),
+        started_at: at("08:10:03"),
+        finished_at: at("08:10:09"),
+        retries: 1,
+        error: Some(
+            "gemini exited with status 1: API key not valid. Please pass a valid API key.".into(),
+        ),
+        ..task(
+            "t-4",
+            "failed",
+            "gemini",
+            "Summarise yesterday's CI failures",
+        )
+    };
+    let unpriced = TaskRow {
+        assignee: Some("w-devbox-4711".into()),
+        created_at: Some("2026-11-26T16:00:00Z".into()),
+        started_at: Some("2026-11-26T16:00:02Z".into()),
+        finished_at: Some("2026-11-26T16:03:40Z".into()),
+        result: Some("No changes needed: the parser already handles CRLF line endings.".into()),
+        model: Some("my-private-model".into()),
+        tokens: Some(usage(900, 120, 0, 0)),
+        ..task("t-3", "done", "codex", "Make the codex parser accept CRLF")
+    };
+    TaskList {
+        source: "redis://127.0.0.1:6379".into(),
+        tasks: vec![pending, running, done, failed, unpriced],
+    }
+}
+
+/// One fixture task with its log.
+pub fn task_detail(id: &str) -> Option<TaskDetail> {
+    let task = task_list().tasks.into_iter().find(|t| t.id == id)?;
+    let line = |at: &Option<String>, text: String| TaskLogLine {
+        at: at.clone(),
+        text,
+    };
+    let mut logs = vec![line(
+        &task.created_at,
+        format!("submitted for {}", task.provider),
+    )];
+    if let Some(w) = &task.assignee {
+        logs.push(line(&task.claimed_at, format!("claimed by {w}")));
+    }
+    if task.started_at.is_some() {
+        logs.push(line(
+            &task.started_at,
+            format!(
+                "running {} -p <prompt> --output-format json in {}",
+                task.provider,
+                task.dir.as_deref().unwrap_or("/work")
+            ),
+        ));
+    }
+    match task.status.as_str() {
+        "done" => {
+            logs.push(line(&task.finished_at, "exit 0".into()));
+            logs.push(line(&task.finished_at, "done".into()));
+        }
+        "failed" => {
+            logs.push(line(&task.finished_at, "stderr: API key not valid.".into()));
+            logs.push(line(&task.finished_at, "exit 1".into()));
+            logs.push(line(
+                &task.finished_at,
+                format!(
+                    "run by {} failed (Failed): {}",
+                    task.assignee.as_deref().unwrap_or("?"),
+                    task.error.as_deref().unwrap_or("")
+                ),
+            ));
+        }
+        _ => {}
+    }
+    Some(TaskDetail { task, logs })
+}
+
 /// A call the fixture backend received (for assertions).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Call {
@@ -688,6 +831,14 @@ pub enum Call {
     },
     Kill(u32),
     Trash(String),
+    SubmitTask {
+        provider: String,
+        prompt: String,
+    },
+    /// A read of the coordination store (list or detail): the view must only make these
+    /// while it is shown.
+    Tasks,
+    TaskDetail(String),
 }
 
 /// Full-text search over the fixture trace (the engine's query rules: words must all
@@ -752,6 +903,8 @@ pub struct FixtureBackend {
     pub calls: Arc<Mutex<Vec<Call>>>,
     /// Added to every call (to see loading states).
     pub delay: Duration,
+    /// The coordination store does not answer ([`TASKS_UNREACHABLE`]).
+    pub tasks_unreachable: bool,
 }
 
 impl FixtureBackend {
@@ -761,6 +914,12 @@ impl FixtureBackend {
 
     pub fn calls(&self) -> Vec<Call> {
         self.calls.lock().map(|c| c.clone()).unwrap_or_default()
+    }
+
+    fn record(&self, call: Call) {
+        if let Ok(mut c) = self.calls.lock() {
+            c.push(call);
+        }
     }
 
     fn wait(&self) {
@@ -856,5 +1015,36 @@ impl Backend for FixtureBackend {
             c.push(Call::Trash(session_id.to_string()));
         }
         Ok(format!("moved {session_id} to the trash"))
+    }
+
+    fn tasks(&mut self, limit: usize) -> anyhow::Result<TaskList> {
+        self.wait();
+        self.record(Call::Tasks);
+        if self.tasks_unreachable {
+            anyhow::bail!(TASKS_UNREACHABLE);
+        }
+        let mut list = task_list();
+        list.tasks.truncate(limit);
+        Ok(list)
+    }
+
+    fn task_detail(&mut self, id: &str) -> anyhow::Result<TaskDetail> {
+        self.wait();
+        self.record(Call::TaskDetail(id.to_string()));
+        if self.tasks_unreachable {
+            anyhow::bail!(TASKS_UNREACHABLE);
+        }
+        task_detail(id).ok_or_else(|| anyhow::anyhow!("no task '{id}'"))
+    }
+
+    fn submit_task(&mut self, provider: &str, prompt: &str) -> anyhow::Result<String> {
+        self.record(Call::SubmitTask {
+            provider: provider.to_string(),
+            prompt: prompt.to_string(),
+        });
+        if self.tasks_unreachable {
+            anyhow::bail!(TASKS_UNREACHABLE);
+        }
+        Ok("t-8".into())
     }
 }

@@ -17,6 +17,7 @@ pub enum Scope {
     Trace,
     Teams,
     Health,
+    Tasks,
 }
 
 impl Scope {
@@ -29,6 +30,7 @@ impl Scope {
             Scope::Trace => "Trace",
             Scope::Teams => "Teams",
             Scope::Health => "Health",
+            Scope::Tasks => "Tasks",
         }
     }
 }
@@ -69,6 +71,9 @@ pub enum Action {
     Resume,
     Attach,
     Delete,
+    Tasks,
+    TaskDetails,
+    NewTask,
 }
 
 pub struct ActionInfo {
@@ -85,6 +90,7 @@ pub struct ActionInfo {
 use Scope::*;
 
 const LISTS: &[Scope] = &[Agents, Sessions];
+const FILTERED: &[Scope] = &[Agents, Sessions, Tasks];
 
 pub const ACTIONS: &[ActionInfo] = &[
     ActionInfo {
@@ -184,11 +190,19 @@ pub const ACTIONS: &[ActionInfo] = &[
         keys: &["H"],
     },
     ActionInfo {
+        action: Action::Tasks,
+        name: "tasks",
+        description: "task queue of the workers (Redis coordination)",
+        short: "",
+        scopes: &[Global],
+        keys: &["T"],
+    },
+    ActionInfo {
         action: Action::Filter,
         name: "filter",
         description: "filter rows (name, dir, model, provider, status)",
         short: "filter",
-        scopes: LISTS,
+        scopes: FILTERED,
         keys: &["/"],
     },
     ActionInfo {
@@ -358,6 +372,22 @@ pub const ACTIONS: &[ActionInfo] = &[
         short: "",
         scopes: &[Sessions],
         keys: &["d"],
+    },
+    ActionInfo {
+        action: Action::TaskDetails,
+        name: "task_details",
+        description: "the task's prompt, result, error, times and log",
+        short: "details",
+        scopes: &[Tasks],
+        keys: &["enter"],
+    },
+    ActionInfo {
+        action: Action::NewTask,
+        name: "new_task",
+        description: "submit a task (provider, prompt) for a worker",
+        short: "new",
+        scopes: &[Tasks],
+        keys: &["n"],
     },
 ];
 
@@ -633,6 +663,7 @@ impl Keymap {
             Scope::Costs,
             Scope::Trace,
             Scope::Teams,
+            Scope::Tasks,
         ];
         order
             .iter()

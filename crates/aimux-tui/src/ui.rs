@@ -3,7 +3,9 @@
 
 use crate::app::{App, Mode, Popup, View};
 use crate::command::COMMANDS;
-use crate::views::{agents, attach, costs, health, launcher, muted, sessions, styled, teams};
+use crate::views::{
+    agents, attach, costs, health, launcher, muted, sessions, styled, tasks, teams,
+};
 use ratatui::Frame;
 use ratatui::layout::{Alignment, Constraint, Layout, Rect};
 use ratatui::style::Modifier;
@@ -50,6 +52,7 @@ pub fn draw(app: &App, f: &mut Frame) {
         View::Trace => attach::draw(app, f, body),
         View::Teams => teams::draw(app, f, body),
         View::Health => health::draw(app, f, body),
+        View::Tasks => tasks::draw(app, f, body),
     }
     if app.attach.is_some() && app.view == View::Trace && matches!(app.mode, Mode::Normal) {
         attach::draw_footer(app, f, bottom);
@@ -85,6 +88,10 @@ pub fn draw(app: &App, f: &mut Frame) {
         }) => crate::views::search_results::draw_confirm_trash(
             app, f, area, session_id, provider, title, files,
         ),
+        Some(Popup::TaskDetail) => tasks::draw_detail(app, f, area),
+        Some(Popup::NewTask { provider, input }) => {
+            tasks::draw_new_task(app, f, area, *provider, input)
+        }
         None => {}
     }
 }
@@ -136,7 +143,7 @@ fn draw_errors(app: &App, f: &mut Frame, area: Rect) {
     f.render_widget(Paragraph::new(Line::from(spans)), area);
 }
 
-fn input_line<'a>(
+pub(crate) fn input_line<'a>(
     app: &App,
     prompt: &'a str,
     input: &crate::input::TextInput,
@@ -204,7 +211,7 @@ fn draw_bottom(app: &App, f: &mut Frame, area: Rect) {
     }
 }
 
-fn centered(area: Rect, width: u16, height: u16) -> Rect {
+pub(crate) fn centered(area: Rect, width: u16, height: u16) -> Rect {
     let w = width.min(area.width.saturating_sub(2)).max(1);
     let h = height.min(area.height.saturating_sub(2)).max(1);
     Rect::new(
@@ -215,7 +222,7 @@ fn centered(area: Rect, width: u16, height: u16) -> Rect {
     )
 }
 
-fn popup_block<'a>(app: &App, title: &'a str) -> Block<'a> {
+pub(crate) fn popup_block<'a>(app: &App, title: &'a str) -> Block<'a> {
     Block::default()
         .borders(Borders::ALL)
         .border_type(BorderType::Rounded)

@@ -64,6 +64,15 @@ pub fn execute(backend: &mut dyn Backend, request: Request) -> Response {
             result: backend.trash(&session_id).map_err(text),
             session_id,
         },
+        Request::Tasks => Response::Tasks(backend.tasks(crate::views::tasks::LIMIT).map_err(text)),
+        Request::TaskDetail { id } => Response::TaskDetail {
+            result: backend.task_detail(&id).map(Box::new).map_err(text),
+            id,
+        },
+        Request::SubmitTask { provider, prompt } => Response::TaskSubmitted {
+            result: backend.submit_task(&provider, &prompt).map_err(text),
+            provider,
+        },
     }
 }
 

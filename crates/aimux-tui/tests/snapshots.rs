@@ -169,10 +169,3 @@ fn health() {
         pump(app, b);
     });
 }
-
-#[test]
-fn not_available_command_is_honest() {
-    check("tasks_not_available", |app, _| {
-        keys(app, ":tasks\n");
-    });
-}

@@ -13,6 +13,8 @@ use aimux_engine::live::LiveEngine;
 use aimux_engine::scan::{Text, scan, scan_with};
 use aimux_engine::teams::{TeamsReport, read_teams};
 use aimux_engine::trace::{Trace, trace};
+use aimux_infra::coord::{Coordinator, NewTask, TaskRecord, redact};
+use aimux_tui::backend::{TaskDetail, TaskList, TaskLogLine, TaskRow};
 use aimux_tui::{Backend, CostScope};
 use anyhow::Result;
 use chrono::{DateTime, Duration, Utc};
@@ -120,6 +122,151 @@ impl EngineBackend {
                     &mut |_, _| {},
                 );
             });
+    }
+}
+
+/// How long one call to the coordination Redis may take before the dashboard gives up: the
+/// worker thread must never hang on a dead or silent server.
+const COORDINATION_DEADLINE: std::time::Duration = std::time::Duration::from_secs(6);
+
+/// The coordination Redis the dashboard uses, resolved like `aimux task` does.
+struct CoordinationTarget {
+    url: String,
+    prefix: String,
+    /// Where the URL came from, for messages.
+    origin: &'static str,
+}
+
+impl EngineBackend {
+    fn coordination_target(&self) -> CoordinationTarget {
+        let env_url = std::env::var("AIMUX_REDIS_URL")
+            .ok()
+            .filter(|u| !u.trim().is_empty());
+        let ctx = crate::infra_cmd::InfraCtx {
+            dirs: self.dirs.clone(),
+            prices: self.prices.clone(),
+        };
+        let opts = crate::infra_cmd::RedisOpts {
+            redis: env_url.clone(),
+        };
+        let (url, prefix) = crate::infra_cmd::redis_target(&ctx, &opts);
+        let origin = if env_url.is_some() {
+            "from AIMUX_REDIS_URL"
+        } else if url != crate::infra_cmd::DEFAULT_REDIS_URL {
+            "from redis.url in the config"
+        } else {
+            "not configured, the default"
+        };
+        CoordinationTarget {
+            url,
+            prefix,
+            origin,
+        }
+    }
+
+    /// Runs `op` against the coordination Redis (see [`with_coordinator`]).
+    fn coordination<T, F, Fut>(&self, op: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(Coordinator, String) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = Result<T>>,
+    {
+        let target = self.coordination_target();
+        let how_to = format!(
+            "set AIMUX_REDIS_URL, or set redis.url in the config ({})",
+            self.dirs.config_path().display()
+        );
+        with_coordinator(target, &how_to, COORDINATION_DEADLINE, op)
+    }
+}
+
+/// Connects to `target` and runs `op` on a thread of its own, waiting at most `deadline`;
+/// a late answer is dropped (the thread ends by itself within the client's own timeouts).
+/// Every failure names the URL, where it came from, and `how_to` configure another.
+fn with_coordinator<T, F, Fut>(
+    target: CoordinationTarget,
+    how_to: &str,
+    deadline: std::time::Duration,
+    op: F,
+) -> Result<T>
+where
+    T: Send + 'static,
+    F: FnOnce(Coordinator, String) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = Result<T>>,
+{
+    let shown = redact(&target.url);
+    let unreachable = format!(
+        "cannot reach the coordination Redis at {shown} ({}) — {how_to}",
+        target.origin
+    );
+    let (tx, rx) = std::sync::mpsc::channel();
+    let message = unreachable.clone();
+    std::thread::Builder::new()
+        .name("aimux-tui-redis".into())
+        .spawn(move || {
+            let result = aimux_infra::block_on(async move {
+                let coord = Coordinator::connect(&target.url, &target.prefix)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{message}: {e}"))?;
+                op(coord, shown).await
+            })
+            .map_err(anyhow::Error::from)
+            .and_then(|r| r);
+            let _ = tx.send(result);
+        })?;
+    match rx.recv_timeout(deadline) {
+        Ok(result) => result,
+        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => anyhow::bail!(
+            "{unreachable}: no answer within {:.1} s",
+            deadline.as_secs_f64()
+        ),
+        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+            anyhow::bail!("{unreachable}: the call ended without an answer")
+        }
+    }
+}
+
+/// Unix milliseconds (as the coordination schema stores them) as RFC 3339.
+fn rfc3339_ms(ms: Option<i64>) -> Option<String> {
+    chrono::DateTime::from_timestamp_millis(ms?)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+}
+
+fn task_row(t: TaskRecord) -> TaskRow {
+    TaskRow {
+        created_at: rfc3339_ms(t.created_at),
+        claimed_at: rfc3339_ms(t.claimed_at),
+        started_at: rfc3339_ms(t.started_at),
+        finished_at: rfc3339_ms(t.finished_at),
+        id: t.id,
+        status: t.status,
+        provider: t.provider,
+        role: t.role,
+        dir: t.dir,
+        prompt: t.prompt,
+        assignee: t.assignee,
+        result: t.result,
+        error: t.error,
+        retries: t.retries,
+        max_retries: t.max_retries,
+        model: t.model,
+        tokens: t.tokens,
+        cost_usd: t.cost_usd,
+        reported_cost_usd: t.reported_cost_usd,
+    }
+}
+
+/// A stored log line is `<unix ms> <text>`.
+fn log_line(line: &str) -> TaskLogLine {
+    match line.split_once(' ') {
+        Some((ms, text)) if ms.parse::<i64>().is_ok() => TaskLogLine {
+            at: rfc3339_ms(ms.parse().ok()),
+            text: text.to_string(),
+        },
+        _ => TaskLogLine {
+            at: None,
+            text: line.to_string(),
+        },
     }
 }
 
@@ -353,5 +500,83 @@ impl Backend for EngineBackend {
             anyhow::bail!("pid {pid} is not a running agent any more");
         };
         Ok(aimux_engine::spawn::send_to_agent(agent, text)?)
+    }
+
+    fn tasks(&mut self, limit: usize) -> Result<TaskList> {
+        self.coordination(move |coord, source| async move {
+            let tasks = coord.list_tasks(limit).await?;
+            Ok(TaskList {
+                source,
+                tasks: tasks.into_iter().map(task_row).collect(),
+            })
+        })
+    }
+
+    fn task_detail(&mut self, id: &str) -> Result<TaskDetail> {
+        let id = id.to_string();
+        self.coordination(move |coord, _| async move {
+            let task = coord.task(&id).await?;
+            let logs = coord.logs(&id).await?;
+            Ok(TaskDetail {
+                task: task_row(task),
+                logs: logs.iter().map(|l| log_line(l)).collect(),
+            })
+        })
+    }
+
+    fn submit_task(&mut self, provider: &str, prompt: &str) -> Result<String> {
+        let task = NewTask {
+            provider: provider.to_string(),
+            prompt: prompt.to_string(),
+            dir: None,
+            role: None,
+            // What `aimux task submit` uses by default.
+            max_retries: 1,
+        };
+        self.coordination(move |coord, _| async move { Ok(coord.submit(&task).await?.id) })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_lines_keep_their_time_and_text() {
+        let l = log_line("1795773600000 claimed by w-1");
+        assert_eq!(l.text, "claimed by w-1");
+        assert_eq!(l.at.as_deref(), Some("2026-11-27T10:00:00.000Z"));
+        let odd = log_line("no timestamp here");
+        assert_eq!((odd.at, odd.text.as_str()), (None, "no timestamp here"));
+        assert_eq!(rfc3339_ms(None), None);
+    }
+
+    /// A server that accepts connections and never answers must not hold the dashboard's
+    /// worker thread past the deadline. (A real Redis that stopped answering looks like
+    /// this; a listener that reads nothing is the only way to make one here.)
+    #[test]
+    fn a_silent_server_fails_within_the_deadline() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let url = format!("redis://{}", listener.local_addr().expect("addr"));
+        let target = CoordinationTarget {
+            url: url.clone(),
+            prefix: "aimux".into(),
+            origin: "from AIMUX_REDIS_URL",
+        };
+        let deadline = std::time::Duration::from_millis(700);
+        let started = std::time::Instant::now();
+        let result = with_coordinator(target, "set AIMUX_REDIS_URL", deadline, |c, _| async move {
+            Ok(c.list_tasks(10).await?.len())
+        });
+        let took = started.elapsed();
+        let err = result.expect_err("a silent server gives no tasks");
+        let text = format!("{err:#}");
+        assert!(
+            text.contains(&format!("cannot reach the coordination Redis at {url}")),
+            "{text}"
+        );
+        assert!(text.contains("set AIMUX_REDIS_URL"), "{text}");
+        assert!(took < std::time::Duration::from_secs(2), "took {took:?}");
+        drop(listener);
     }
 }

@@ -7,6 +7,7 @@ pub mod health;
 pub mod launcher;
 pub mod search_results;
 pub mod sessions;
+pub mod tasks;
 pub mod teams;
 pub mod trace;
 
