@@ -75,6 +75,8 @@ pub struct AgentRow {
 pub struct RemoteHandle {
     pub pod: String,
     pub namespace: String,
+    /// `session` (an interactive agent in tmux) or `worker` (runs tasks).
+    pub role: String,
     /// An interactive session whose pod runs (workers run tasks; nothing to attach to).
     pub attachable: bool,
 }

@@ -78,6 +78,13 @@ pub enum Popup {
         dir: String,
         processes: usize,
     },
+    /// `x` on a remote agent: stop its pod?
+    ConfirmKillPod {
+        pod: String,
+        provider: String,
+        /// What stopping it means (a session is deleted; a worker's Deployment shrinks).
+        effect: String,
+    },
     Note {
         turn_index: usize,
         turn_number: u32,
@@ -224,6 +231,9 @@ impl App {
                 }
             }
             Request::SubmitTask { .. } => {}
+            Request::SpawnRemote { .. }
+            | Request::AttachRemote { .. }
+            | Request::KillPod { .. } => {}
         }
         if !self.outbox.iter().any(|q| r.coalesces_with(q) && *q == r) {
             self.outbox.push(r);
@@ -517,6 +527,11 @@ impl App {
             Response::TaskSubmitted { provider, result } => {
                 tasks::on_submitted(self, provider, result)
             }
+            Response::RemoteAttach {
+                pod,
+                provider,
+                result,
+            } => attach::open_remote(self, &pod, &provider, result),
             Response::Teams(res) => {
                 self.teams.loading = false;
                 match res {
@@ -824,6 +839,24 @@ impl App {
                 self.flash("kill cancelled", false);
             }
             p @ Popup::ConfirmKill { .. } => self.popup = Some(p),
+            Popup::ConfirmKillPod { pod, .. }
+                if matches!(
+                    key.code,
+                    KeyCode::Char('y') | KeyCode::Char('Y') | KeyCode::Enter
+                ) && !ctrl_c =>
+            {
+                self.flash(format!("stopping pod {pod}…"), false);
+                self.request(Request::KillPod { pod });
+            }
+            Popup::ConfirmKillPod { .. }
+                if matches!(
+                    key.code,
+                    KeyCode::Char('n') | KeyCode::Char('N') | KeyCode::Esc | KeyCode::Char('q')
+                ) || ctrl_c =>
+            {
+                self.flash("kill cancelled", false);
+            }
+            p @ Popup::ConfirmKillPod { .. } => self.popup = Some(p),
             Popup::ConfirmTrash { session_id, .. }
                 if matches!(key.code, KeyCode::Char('y') | KeyCode::Char('Y')) && !ctrl_c =>
             {

@@ -220,4 +220,25 @@ pub trait Backend {
         let _ = (provider, prompt);
         anyhow::bail!("submitting tasks is not available with this backend")
     }
+
+    /// Starts an agent of `provider` in a new Kubernetes pod, inside tmux there, and waits
+    /// until it runs. Returns the pod's name.
+    fn spawn_remote(&mut self, provider: &str) -> anyhow::Result<String> {
+        let _ = provider;
+        anyhow::bail!("remote agents are not available with this backend")
+    }
+
+    /// The command (argv) that attaches a terminal to remote session `pod`; the split view
+    /// runs it in its PTY, so keys and screen go through the same terminal as a local
+    /// attach.
+    fn remote_attach_argv(&mut self, pod: &str) -> anyhow::Result<Vec<String>> {
+        let _ = pod;
+        anyhow::bail!("remote agents are not available with this backend")
+    }
+
+    /// Stops pod `pod` and no other (after the user confirmed). Returns a message.
+    fn kill_pod(&mut self, pod: &str) -> anyhow::Result<String> {
+        let _ = pod;
+        anyhow::bail!("remote agents are not available with this backend")
+    }
 }

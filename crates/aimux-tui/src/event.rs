@@ -73,6 +73,19 @@ pub enum Request {
         provider: String,
         prompt: String,
     },
+    /// Start an agent in a new Kubernetes pod, then attach to it.
+    SpawnRemote {
+        provider: String,
+    },
+    /// Attach the split view to a remote session.
+    AttachRemote {
+        pod: String,
+        provider: String,
+    },
+    /// Stop one pod (after the user confirmed).
+    KillPod {
+        pod: String,
+    },
 }
 
 impl Request {
@@ -86,6 +99,8 @@ impl Request {
             (Request::Trash { .. }, _) => false,
             (Request::Export { .. }, _) => false,
             (Request::SubmitTask { .. }, _) => false,
+            (Request::SpawnRemote { .. }, _) | (Request::AttachRemote { .. }, _) => false,
+            (Request::KillPod { .. }, _) => false,
             (Request::Costs { .. }, Request::Costs { .. }) => true,
             (Request::Trace { .. }, Request::Trace { .. }) => true,
             (a, b) => std::mem::discriminant(a) == std::mem::discriminant(b),
@@ -104,6 +119,9 @@ impl Request {
                 | Request::Trash { .. }
                 | Request::Export { .. }
                 | Request::SubmitTask { .. }
+                | Request::SpawnRemote { .. }
+                | Request::AttachRemote { .. }
+                | Request::KillPod { .. }
         )
     }
 }
@@ -149,6 +167,13 @@ pub enum Response {
     TaskDetail {
         id: String,
         result: Result<Box<TaskDetail>, String>,
+    },
+    /// The command that attaches to remote session `pod` (after starting it, for
+    /// `SpawnRemote`).
+    RemoteAttach {
+        pod: String,
+        provider: String,
+        result: Result<Vec<String>, String>,
     },
     /// A task was queued (its id) or not.
     TaskSubmitted {

@@ -69,6 +69,11 @@ pub fn draw(app: &App, f: &mut Frame) {
             dir,
             processes,
         }) => draw_confirm_kill(app, f, area, *pid, name, provider, dir, *processes),
+        Some(Popup::ConfirmKillPod {
+            pod,
+            provider,
+            effect,
+        }) => agents::draw_confirm_kill_pod(app, f, area, pod, provider, effect),
         Some(Popup::Note {
             turn_number,
             label,

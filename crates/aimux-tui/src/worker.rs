@@ -64,6 +64,24 @@ pub fn execute(backend: &mut dyn Backend, request: Request) -> Response {
             result: backend.trash(&session_id).map_err(text),
             session_id,
         },
+        Request::SpawnRemote { provider } => match backend.spawn_remote(&provider) {
+            Ok(pod) => Response::RemoteAttach {
+                result: backend.remote_attach_argv(&pod).map_err(text),
+                pod,
+                provider,
+            },
+            Err(e) => Response::RemoteAttach {
+                pod: String::new(),
+                provider,
+                result: Err(text(e)),
+            },
+        },
+        Request::AttachRemote { pod, provider } => Response::RemoteAttach {
+            result: backend.remote_attach_argv(&pod).map_err(text),
+            pod,
+            provider,
+        },
+        Request::KillPod { pod } => Response::Acted(backend.kill_pod(&pod).map_err(text)),
         Request::Tasks => Response::Tasks(backend.tasks(crate::views::tasks::LIMIT).map_err(text)),
         Request::TaskDetail { id } => Response::TaskDetail {
             result: backend.task_detail(&id).map(Box::new).map_err(text),

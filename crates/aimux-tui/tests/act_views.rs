@@ -286,3 +286,139 @@ fn new_send_and_resume_commands() {
         }]
     );
 }
+
+/// A pod shown as an agent (what the binary's backend adds when a cluster is configured).
+fn remote_row(pod: &str, role: &str, attachable: bool) -> aimux_engine::agents::AgentRow {
+    let mut row = aimux_tui::fixture::agents_snapshot().agents[0].clone();
+    row.pid = 0;
+    row.location = "k8s".into();
+    row.project = Some(pod.into());
+    row.title = None;
+    row.session_id = None;
+    row.tmux_target = None;
+    row.children.clear();
+    row.subagents.clear();
+    row.model = None;
+    row.cwd = None;
+    row.last_action = None;
+    row.tokens = Default::default();
+    row.cost_usd = None;
+    row.command = format!("{role} pod {pod}");
+    row.status = aimux_core::status::Status::Unknown;
+    row.status_reason = "pod Running; interactive agent in tmux session 'agent'".into();
+    row.remote = Some(aimux_engine::agents::RemoteHandle {
+        pod: pod.into(),
+        namespace: "aimux".into(),
+        role: role.into(),
+        attachable,
+    });
+    row
+}
+
+fn app_with_remote(size: (u16, u16)) -> (App, FixtureBackend) {
+    let (mut app, b) = app(size);
+    let mut snap = aimux_tui::fixture::agents_snapshot();
+    snap.agents
+        .push(remote_row("aimux-session-claude-1-0", "session", true));
+    snap.agents
+        .push(remote_row("aimux-worker-codex-0", "worker", false));
+    app.agents.set(snap);
+    (app, b)
+}
+
+fn select_by_filter(app: &mut App, text: &str) {
+    keys(app, "/");
+    keys(app, text);
+    key(app, KeyCode::Enter);
+}
+
+#[test]
+fn launcher_remote_starts_a_pod_with_the_chosen_provider() {
+    for size in SIZES {
+        let (mut app, _) = launcher_app(size);
+        key(&mut app, KeyCode::Tab);
+        insta::assert_snapshot!(
+            format!("launcher_remote_{}x{}", size.0, size.1),
+            render(&app).backend()
+        );
+    }
+    let (mut app, _) = launcher_app((120, 40));
+    key(&mut app, KeyCode::Tab);
+    key(&mut app, KeyCode::Tab);
+    key(&mut app, KeyCode::Tab); // back and forth: remote again
+    app.take_requests();
+    keys(&mut app, "2");
+    assert!(app.launcher.is_none(), "closed on start");
+    assert_eq!(
+        app.take_requests(),
+        vec![Request::SpawnRemote {
+            provider: "codex".into()
+        }]
+    );
+}
+
+#[test]
+fn remote_agents_attach_or_explain_and_stop_only_after_confirmation() {
+    let (mut app, mut b) = app_with_remote((140, 40));
+    select_by_filter(&mut app, "aimux-session");
+    insta::assert_snapshot!("agents_remote_row_140x40", render(&app).backend());
+    app.take_requests();
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(
+        app.take_requests(),
+        vec![Request::AttachRemote {
+            pod: "aimux-session-claude-1-0".into(),
+            provider: "claude".into()
+        }]
+    );
+    // the fixture backend has no cluster: the error is shown, nothing is faked
+    app.request(Request::AttachRemote {
+        pod: "aimux-session-claude-1-0".into(),
+        provider: "claude".into(),
+    });
+    pump(&mut app, &mut b);
+    let flash = app.flash.clone().expect("message");
+    assert!(
+        flash.error && flash.text.contains("cannot attach"),
+        "{flash:?}"
+    );
+    assert!(app.attach.is_none());
+
+    keys(&mut app, "x");
+    match &app.popup {
+        Some(Popup::ConfirmKillPod { pod, effect, .. }) => {
+            assert_eq!(pod, "aimux-session-claude-1-0");
+            assert!(effect.contains("deletes"), "{effect}");
+        }
+        other => panic!("expected the stop confirmation, got {other:?}"),
+    }
+    insta::assert_snapshot!("agents_remote_kill_140x40", render(&app).backend());
+    app.take_requests();
+    keys(&mut app, "n");
+    assert!(app.popup.is_none());
+    assert!(app.take_requests().is_empty(), "cancel sends nothing");
+    keys(&mut app, "x");
+    keys(&mut app, "y");
+    assert_eq!(
+        app.take_requests(),
+        vec![Request::KillPod {
+            pod: "aimux-session-claude-1-0".into()
+        }]
+    );
+
+    // a worker pod: nothing to attach to, and the stop scales its Deployment down
+    key(&mut app, KeyCode::Esc);
+    select_by_filter(&mut app, "aimux-worker-codex");
+    app.take_requests();
+    key(&mut app, KeyCode::Enter);
+    assert!(app.take_requests().is_empty());
+    let flash = app.flash.clone().expect("message");
+    assert!(flash.text.contains("task worker"), "{flash:?}");
+    keys(&mut app, "x");
+    match &app.popup {
+        Some(Popup::ConfirmKillPod { effect, .. }) => {
+            assert!(effect.contains("scales"), "{effect}")
+        }
+        other => panic!("expected the stop confirmation, got {other:?}"),
+    }
+}

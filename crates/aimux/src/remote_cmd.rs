@@ -85,6 +85,13 @@ pub async fn list_remote(ctx: &InfraCtx, redis: &RedisOpts) -> Result<Vec<Remote
     Ok(remote_agents(pods, &registry, now_ms()))
 }
 
+fn role_name(role: PodRole) -> &'static str {
+    match role {
+        PodRole::Session => "session",
+        PodRole::Worker => "worker",
+    }
+}
+
 /// A remote agent as a row of the agents view (`pid` 0: it has no local process).
 pub fn agent_row(r: &RemoteAgent) -> AgentRow {
     let provider = r
@@ -112,14 +119,7 @@ pub fn agent_row(r: &RemoteAgent) -> AgentRow {
         cost_usd: None,
         rss_bytes: 0,
         cpu_percent: 0.0,
-        command: format!(
-            "{} pod {}",
-            match r.pod.role {
-                PodRole::Session => "session",
-                PodRole::Worker => "worker",
-            },
-            r.pod.name
-        ),
+        command: format!("{} pod {}", role_name(r.pod.role), r.pod.name),
         location: "k8s".into(),
         tmux_target: None,
         children: Vec::new(),
@@ -127,6 +127,7 @@ pub fn agent_row(r: &RemoteAgent) -> AgentRow {
         remote: Some(RemoteHandle {
             pod: r.pod.name.clone(),
             namespace: r.pod.namespace.clone(),
+            role: role_name(r.pod.role).into(),
             attachable: r.pod.role == PodRole::Session && r.pod.phase == "Running",
         }),
     }
@@ -209,10 +210,7 @@ fn list_table(rows: &[RemoteAgent]) -> String {
                 .unwrap_or_else(|| "-".into());
             vec![
                 r.pod.name.clone(),
-                match r.pod.role {
-                    PodRole::Session => "session".into(),
-                    PodRole::Worker => "worker".into(),
-                },
+                role_name(r.pod.role).into(),
                 r.pod.provider.clone().unwrap_or_else(|| "-".into()),
                 r.pod.phase.clone(),
                 r.status.as_str().to_string(),
@@ -318,6 +316,37 @@ async fn attach_terminal(k: &K8s, pod: &str) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+fn infra_ctx(dirs: &aimux_engine::home::Dirs) -> InfraCtx {
+    InfraCtx {
+        dirs: dirs.clone(),
+        prices: aimux_core::pricing::PriceTable::bundled(),
+    }
+}
+
+/// How long the dashboard waits for a new remote session's pod to run.
+const DASHBOARD_SPAWN_WAIT: Duration = Duration::from_secs(120);
+
+/// `:new` → Remote: starts a session pod and waits until it runs (the dashboard's worker
+/// thread calls this). Returns the pod's name.
+pub fn spawn_session_blocking(dirs: &aimux_engine::home::Dirs, provider: &str) -> Result<String> {
+    let ctx = infra_ctx(dirs);
+    aimux_infra::block_on(async {
+        let k = cluster(&ctx).await?;
+        Ok(k.spawn_session(provider, DASHBOARD_SPAWN_WAIT).await?)
+    })
+    .context("cannot start the async runtime")?
+}
+
+/// `x` on a remote agent, after the confirmation.
+pub fn kill_pod_blocking(dirs: &aimux_engine::home::Dirs, pod: &str) -> Result<String> {
+    let ctx = infra_ctx(dirs);
+    aimux_infra::block_on(async {
+        let k = cluster(&ctx).await?;
+        Ok(k.kill_pod(pod).await?)
+    })
+    .context("cannot start the async runtime")?
+}
+
 #[derive(Default)]
 struct FeedState {
     rows: Vec<AgentRow>,
@@ -336,10 +365,7 @@ impl RemoteFeed {
     /// `None` when no cluster is configured (no `kubernetes:` in the config).
     pub fn start(dirs: &aimux_engine::home::Dirs, every: Duration) -> Option<RemoteFeed> {
         use std::sync::atomic::Ordering;
-        let ctx = InfraCtx {
-            dirs: dirs.clone(),
-            prices: aimux_core::pricing::PriceTable::bundled(),
-        };
+        let ctx = infra_ctx(dirs);
         if !matches!(crate::infra_cmd::k8s_config(&ctx), Ok(Some(_))) {
             return None;
         }

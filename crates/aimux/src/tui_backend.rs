@@ -16,7 +16,7 @@ use aimux_engine::trace::{Trace, trace};
 use aimux_infra::coord::{Coordinator, NewTask, TaskRecord, redact};
 use aimux_tui::backend::{TaskDetail, TaskList, TaskLogLine, TaskRow};
 use aimux_tui::{Backend, CostScope};
-use anyhow::Result;
+use anyhow::{Context as _, Result};
 use chrono::{DateTime, Duration, Utc};
 use std::collections::HashSet;
 
@@ -30,6 +30,8 @@ pub struct EngineBackend {
     last_agents: AgentsSnapshot,
     /// The background title job has been started (once per dashboard run).
     titles_started: bool,
+    /// Agents in pods, when a cluster is configured.
+    remote: Option<crate::remote_cmd::RemoteFeed>,
 }
 
 impl EngineBackend {
@@ -50,6 +52,7 @@ impl EngineBackend {
             live.set_telemetry(store);
             receiver
         });
+        let remote = crate::remote_cmd::RemoteFeed::start(&dirs, std::time::Duration::from_secs(5));
         EngineBackend {
             receiver,
             annotations: AnnotationStore::new(dirs.evaluations_dir()),
@@ -58,6 +61,7 @@ impl EngineBackend {
             live,
             last_agents: AgentsSnapshot::default(),
             titles_started: false,
+            remote,
         }
     }
 
@@ -282,7 +286,33 @@ fn live_session_ids(rows: &[AgentRow], out: &mut HashSet<String>) {
 impl Backend for EngineBackend {
     fn agents(&mut self) -> Result<AgentsSnapshot> {
         self.last_agents = self.live.refresh();
-        Ok(self.last_agents.clone())
+        let mut snapshot = self.last_agents.clone();
+        if let Some(feed) = &self.remote {
+            snapshot.agents.extend(feed.latest().0);
+        }
+        Ok(snapshot)
+    }
+
+    fn spawn_remote(&mut self, provider: &str) -> Result<String> {
+        crate::remote_cmd::spawn_session_blocking(&self.dirs, provider)
+    }
+
+    fn remote_attach_argv(&mut self, pod: &str) -> Result<Vec<String>> {
+        let exe = std::env::current_exe().context("cannot find the aimux binary")?;
+        Ok(vec![
+            exe.display().to_string(),
+            "--home".into(),
+            self.dirs.home.display().to_string(),
+            "--aimux-home".into(),
+            self.dirs.aimux_home.display().to_string(),
+            "remote".into(),
+            "attach".into(),
+            pod.to_string(),
+        ])
+    }
+
+    fn kill_pod(&mut self, pod: &str) -> Result<String> {
+        crate::remote_cmd::kill_pod_blocking(&self.dirs, pod)
     }
 
     fn sessions(&mut self) -> Result<Vec<SessionRow>> {

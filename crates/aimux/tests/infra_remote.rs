@@ -70,20 +70,22 @@ fn remote_list(cmd: &dyn Fn(&[&str]) -> Command) -> Vec<Value> {
     serde_json::from_str::<Vec<Value>>(&out).expect("a JSON array of pods")
 }
 
-#[test]
-fn remote_session_attach_detach_heartbeats_and_kill() {
-    let test = "remote_session_attach_detach_heartbeats_and_kill";
+/// A fake cluster whose pods are local processes: `sh` (session pods: tmux + a stub
+/// claude that prints `marker` and echoes what it is typed) and the real `aimux` (worker
+/// pods); the pods' tmux server lives under `pod_tmux`. Writes aimux's config.
+struct Cluster {
+    fake: aimux_infra::fake_k8s::BackgroundFakeK8s,
+    pod_tmux: std::path::PathBuf,
+    marker: String,
+}
+
+fn cluster(test: &str, s: &Path, redis_url: &str) -> Option<Cluster> {
     for tool in ["tmux", "script", "sh"] {
         if on_path(tool).is_none() {
             eprintln!("SKIPPED {test}: {tool} is not installed");
-            return;
+            return None;
         }
     }
-    let scratch = tempfile::tempdir().expect("tempdir");
-    let s = scratch.path();
-    let Some(redis) = redis(test, s) else { return };
-
-    // the "image": a claude that shows a marker and echoes what it is typed
     let bin = s.join("image-bin");
     std::fs::create_dir_all(&bin).expect("mkdir");
     let marker = format!("REMOTE-CLAUDE-{}", std::process::id());
@@ -124,12 +126,33 @@ fn remote_session_attach_detach_heartbeats_and_kill() {
     std::fs::write(
         aimux_home.join("config.yaml"),
         format!(
-            "kubernetes:\n  kubeconfig: {}\n  namespace: remote-e2e\n  image: aimux-worker:test\n  redis_url: {}\n",
+            "kubernetes:\n  kubeconfig: {}\n  namespace: remote-e2e\n  image: aimux-worker:test\n  redis_url: {redis_url}\n",
             kubeconfig.display(),
-            redis.url()
         ),
     )
     .expect("config");
+    Some(Cluster {
+        fake,
+        pod_tmux,
+        marker,
+    })
+}
+
+#[test]
+fn remote_session_attach_detach_heartbeats_and_kill() {
+    let test = "remote_session_attach_detach_heartbeats_and_kill";
+    let scratch = tempfile::tempdir().expect("tempdir");
+    let s = scratch.path();
+    let Some(redis) = redis(test, s) else { return };
+    let Some(Cluster {
+        fake,
+        pod_tmux,
+        marker,
+    }) = cluster(test, s, &redis.url())
+    else {
+        return;
+    };
+    let aimux_home = s.join("aimux-home");
     let cmd = |args: &[&str]| {
         let mut c = aimux_cmd(s, &redis.url());
         c.args(args);
@@ -399,4 +422,139 @@ fn starting_pods_without_an_image_says_how_to_build_one() {
         );
     }
     assert_eq!(fake.count("deployments"), 0, "nothing was created");
+}
+
+/// The dashboard, driven in a real tmux pane: `:new` → Tab (remote) → Enter starts a pod
+/// and attaches the split view to it; keys reach the remote agent; ctrl-\ detaches and the
+/// agent keeps running; the agents view lists the pod (LOC k8s); `x` + `y` stops it.
+#[test]
+fn dashboard_starts_attaches_lists_and_stops_a_remote_agent() {
+    let test = "dashboard_starts_attaches_lists_and_stops_a_remote_agent";
+    let scratch = tempfile::tempdir().expect("tempdir");
+    let s = scratch.path();
+    let Some(redis) = redis(test, s) else { return };
+    let Some(Cluster {
+        fake,
+        pod_tmux,
+        marker,
+    }) = cluster(test, s, &redis.url())
+    else {
+        return;
+    };
+    let in_pod = Tmux {
+        socket: Default::default(),
+        tmpdir: Some(pod_tmux),
+    };
+    let local = Tmux {
+        socket: s.join("local.sock"),
+        tmpdir: None,
+    };
+    let dashboard = format!(
+        "env -u NO_COLOR AIMUX_HOME={} AIMUX_DATA_HOME={} AIMUX_REDIS_URL={} {}; echo DASHBOARD-ENDED; sleep 600",
+        s.join("aimux-home").display(),
+        s.join("data-home").display(),
+        redis.url(),
+        aimux().display()
+    );
+    let started = local.run(&[
+        "-f",
+        "/dev/null",
+        "new-session",
+        "-d",
+        "-s",
+        "local",
+        "-x",
+        "140",
+        "-y",
+        "36",
+        &dashboard,
+    ]);
+    assert!(started.status.success(), "{started:?}");
+    let screen = || local.text(&["capture-pane", "-p", "-t", "local"]);
+    let wait_screen = |what: &str, ok: &dyn Fn(&str) -> bool| {
+        wait_for(
+            &format!("{what}; the screen:\n{}", screen()),
+            Duration::from_secs(25),
+            || ok(&screen()).then_some(()),
+        )
+    };
+    let keys = |k: &[&str]| {
+        let mut args = vec!["send-keys", "-t", "local"];
+        args.extend_from_slice(k);
+        local.run(&args);
+    };
+    wait_screen("the dashboard", &|s| {
+        s.starts_with(" aimux ") && s.contains("q quit")
+    });
+
+    // :new → Tab (remote) → Enter: a pod starts and the split view attaches to it
+    keys(&[":"]);
+    keys(&["-l", "new"]);
+    keys(&["Enter"]);
+    wait_screen("the launcher", &|s| {
+        s.contains("New agent") && s.contains("remote")
+    });
+    keys(&["Tab"]);
+    wait_screen("remote chosen", &|s| {
+        s.contains("[ remote: Kubernetes pod ]")
+    });
+    keys(&["Enter"]);
+    wait_screen("the remote agent's screen in the split view", &|s| {
+        s.contains(&marker) && s.contains("(k8s)")
+    });
+    keys(&["-l", "typed-in-the-dashboard"]);
+    keys(&["Enter"]);
+    wait_for(
+        "keys never reached the remote agent",
+        Duration::from_secs(15),
+        || {
+            in_pod
+                .text(&["capture-pane", "-p", "-t", "agent"])
+                .contains("agent got: typed-in-the-dashboard")
+                .then_some(())
+        },
+    );
+    // ctrl-\ detaches; the agent keeps running in its pod
+    keys(&["C-\\"]);
+    wait_screen("the detach message", &|s| s.contains("keeps running"));
+    assert!(in_pod.run(&["has-session", "-t", "agent"]).status.success());
+    wait_for(
+        "the remote tmux client never left",
+        Duration::from_secs(10),
+        || {
+            in_pod
+                .text(&["list-clients", "-t", "agent"])
+                .trim()
+                .is_empty()
+                .then_some(())
+        },
+    );
+
+    // the agents view lists the pod as an agent located in k8s
+    keys(&[":"]);
+    keys(&["-l", "agents"]);
+    keys(&["Enter"]);
+    keys(&["/"]);
+    keys(&["-l", "aimux-session"]);
+    keys(&["Enter"]);
+    wait_screen("the pod in the agents view", &|s| {
+        s.contains("aimux-session-claude-1-0") && s.contains("k8s")
+    });
+    // x → the confirmation names the pod → y stops it
+    keys(&["x"]);
+    wait_screen("the stop confirmation", &|s| {
+        s.contains("Stop remote agent?") && s.contains("aimux-session-claude-1-0")
+    });
+    keys(&["y"]);
+    wait_for(
+        "the session was never deleted",
+        Duration::from_secs(15),
+        || {
+            fake.get("deployments", "remote-e2e", "aimux-session-claude-1")
+                .is_none()
+                .then_some(())
+        },
+    );
+    keys(&["q"]);
+    wait_screen("the dashboard to quit", &|s| s.contains("DASHBOARD-ENDED"));
 }

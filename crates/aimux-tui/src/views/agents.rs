@@ -93,7 +93,18 @@ pub fn name(a: &AgentRow) -> String {
 }
 
 fn key(a: &AgentRow) -> String {
-    format!("{}:{}", a.pid, a.session_id.as_deref().unwrap_or(""))
+    match &a.remote {
+        Some(r) => format!("pod/{}", r.pod),
+        None => format!("{}:{}", a.pid, a.session_id.as_deref().unwrap_or("")),
+    }
+}
+
+/// The PID column: remote agents have no local process.
+fn pid_text(a: &AgentRow) -> String {
+    match &a.remote {
+        Some(_) => a.location.clone(),
+        None => a.pid.to_string(),
+    }
 }
 
 fn attention_rank(s: Status) -> u8 {
@@ -156,7 +167,7 @@ pub fn matches(a: &AgentRow, filter: &str) -> bool {
         a.model.as_deref().unwrap_or(""),
         a.provider,
         a.status,
-        a.pid
+        pid_text(a)
     )
     .to_lowercase();
     filter
@@ -338,6 +349,17 @@ pub fn on_action(app: &mut App, action: Action) {
         }
         Action::Expand => app.agents.set_expanded(None),
         Action::Collapse => app.agents.set_expanded(Some(false)),
+        Action::Open | Action::Trace
+            if app
+                .agents
+                .selected_root()
+                .is_some_and(|a| a.remote.is_some()) =>
+        {
+            app.flash(
+                "a remote agent's session files live in its pod: enter attaches to a session; T shows a worker's tasks",
+                true,
+            );
+        }
         Action::Open | Action::Trace => {
             let st = &app.agents;
             let id = st
@@ -353,6 +375,18 @@ pub fn on_action(app: &mut App, action: Action) {
             let Some(a) = app.agents.selected_root() else {
                 return;
             };
+            if let Some(r) = &a.remote {
+                app.popup = Some(Popup::ConfirmKillPod {
+                    pod: r.pod.clone(),
+                    provider: a.provider.to_string(),
+                    effect: if r.role == "session" {
+                        "deletes the session's Deployment and its pod".into()
+                    } else {
+                        "scales its Deployment down by exactly this pod".into()
+                    },
+                });
+                return;
+            }
             app.popup = Some(Popup::ConfirmKill {
                 pid: a.pid,
                 name: name(a),
@@ -448,7 +482,7 @@ fn row_cells(app: &App, row: &FlatRow, widths: &[(usize, u16)]) -> Option<Row<'s
             }
             match col.title {
                 "NAME" => Cell::from(name_cell(app, row, a, None, *w)),
-                "PID" => text(&a.pid.to_string()),
+                "PID" => text(&pid_text(a)),
                 "PROVIDER" => text(a.provider.as_str()),
                 "MODEL" => text(a.model.as_deref().unwrap_or("?")),
                 "STATUS" => Cell::from(status_span(t, a.status)),
@@ -501,12 +535,34 @@ fn detail(app: &App) -> Vec<Line<'static>> {
         MatchEvidence::Telemetry => "telemetry",
         MatchEvidence::None => "no session matched",
     };
+    let status_line = Line::from(vec![
+        status_span(t, a.status),
+        muted(t, " — "),
+        styled(a.status_reason.clone(), t.text),
+    ]);
+    if let Some(r) = &a.remote {
+        return vec![
+            status_line,
+            Line::from(vec![
+                muted(t, "pod "),
+                styled(r.pod.clone(), t.accent),
+                muted(t, "  namespace "),
+                styled(r.namespace.clone(), t.text),
+                muted(t, "  "),
+                styled(a.command.clone(), t.text),
+            ]),
+            Line::from(muted(
+                t,
+                if r.attachable {
+                    "enter attaches to its tmux in the pod (ctrl-\\ detaches; it keeps running) · x stops the pod"
+                } else {
+                    "a task worker: T shows its tasks · x stops this pod"
+                },
+            )),
+        ];
+    }
     let mut lines = vec![
-        Line::from(vec![
-            status_span(t, a.status),
-            muted(t, " — "),
-            styled(a.status_reason.clone(), t.text),
-        ]),
+        status_line,
         Line::from(vec![
             muted(t, "session "),
             styled(a.session_id.clone().unwrap_or_else(|| "-".into()), t.accent),
@@ -713,6 +769,47 @@ pub fn header_spans(app: &App, compact: bool) -> Vec<Span<'static>> {
         ));
     }
     spans
+}
+
+/// `x` on a remote agent: what stopping its pod does, and y / n.
+pub fn draw_confirm_kill_pod(
+    app: &App,
+    f: &mut Frame,
+    area: Rect,
+    pod: &str,
+    provider: &str,
+    effect: &str,
+) {
+    let t = &app.theme;
+    let r = crate::ui::centered(area, 70, 9);
+    f.render_widget(ratatui::widgets::Clear, r);
+    let block = crate::ui::popup_block(app, "Stop remote agent?");
+    let label = |s: &str| muted(t, format!("  {s:<10}"));
+    let lines = vec![
+        Line::default(),
+        Line::from(vec![
+            label("pod"),
+            styled(
+                pod.to_string(),
+                t.text.add_modifier(ratatui::style::Modifier::BOLD),
+            ),
+        ]),
+        Line::from(vec![
+            label("provider"),
+            styled(provider.to_string(), t.text),
+        ]),
+        Line::from(vec![label("effect"), styled(effect.to_string(), t.text)]),
+        Line::default(),
+        Line::from(vec![
+            styled("  y", t.key),
+            muted(t, " stop   "),
+            styled("n", t.key),
+            muted(t, "/"),
+            styled("esc", t.key),
+            muted(t, " cancel"),
+        ]),
+    ];
+    f.render_widget(Paragraph::new(lines).block(block), r);
 }
 
 #[cfg(test)]

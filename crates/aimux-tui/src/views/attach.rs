@@ -7,7 +7,7 @@
 //! and its session are never touched. Keystrokes are written to the PTY and nowhere else.
 
 use crate::app::{App, Popup, View};
-use crate::event::AppEvent;
+use crate::event::{AppEvent, Request};
 use crate::views::{muted, styled, trace};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use portable_pty::{Child, CommandBuilder, MasterPty, PtySize, native_pty_system};
@@ -27,6 +27,9 @@ use tui_term::widget::PseudoTerminal;
 pub const KEY_FOCUS: &str = "tab";
 pub const KEY_ZOOM: &str = "ctrl-]";
 pub const KEY_DETACH: &str = "ctrl-\\";
+
+/// The `pid` of a remote attach: the agent has no local process.
+pub const REMOTE_PID: u32 = 0;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Focus {
@@ -91,6 +94,11 @@ impl State {
             .lock()
             .map(|p| p.screen().contents())
             .unwrap_or_default()
+    }
+
+    /// Attached to an agent in a pod (no local process).
+    pub fn is_remote(&self) -> bool {
+        self.pid == REMOTE_PID
     }
 
     pub fn is_live(&self) -> bool {
@@ -231,6 +239,29 @@ pub fn open_selected(app: &mut App, ask: bool) {
     let Some(a) = app.agents.selected_agent().cloned() else {
         return;
     };
+    if let Some(r) = &a.remote {
+        if r.attachable {
+            app.flash(format!("attaching to pod {}…", r.pod), false);
+            app.request(Request::AttachRemote {
+                pod: r.pod.clone(),
+                provider: a.provider.to_string(),
+            });
+        } else if r.role == "worker" {
+            app.flash(
+                format!(
+                    "{} is a task worker: nothing to attach to (T shows the tasks)",
+                    r.pod
+                ),
+                true,
+            );
+        } else {
+            app.flash(
+                format!("{} is not running: {}", r.pod, a.status_reason),
+                true,
+            );
+        }
+        return;
+    }
     let parsed = a
         .tmux_target
         .as_deref()
@@ -274,6 +305,43 @@ pub fn open_selected(app: &mut App, ask: bool) {
     );
 }
 
+/// A remote session (`:new` → Remote, or Enter on a k8s agent): the terminal pane runs
+/// `argv` (the backend's attach command: this terminal ↔ the pod's tmux over the API's
+/// exec WebSocket), full width — the session's files live in the pod, so there is no
+/// local trace to show beside it.
+pub fn open_remote(app: &mut App, pod: &str, provider: &str, argv: Result<Vec<String>, String>) {
+    let argv = match argv {
+        Ok(argv) => argv,
+        Err(e) if pod.is_empty() => {
+            app.flash(format!("remote {provider} not started: {e}"), true);
+            return;
+        }
+        Err(e) => {
+            app.flash(format!("cannot attach to {pod}: {e}"), true);
+            return;
+        }
+    };
+    let mut st = State::detached(
+        REMOTE_PID,
+        provider,
+        &format!("pod {pod}"),
+        term_size(app.size, Zoom::Terminal),
+    );
+    st.zoom = Zoom::Terminal;
+    if let Err(e) = start(&mut st, &argv, app.events.clone()) {
+        app.flash(format!("cannot start the attach: {e:#}"), true);
+        return;
+    }
+    app.trace = trace::State::default();
+    app.switch(View::Trace);
+    install(app, st);
+    app.flash(
+        format!("attached to pod {pod} · {KEY_DETACH} or C-b d detaches (the agent keeps running)"),
+        false,
+    );
+    app.request(Request::Agents);
+}
+
 /// Shows `st` beside the trace (the trace re-wraps to its half).
 pub fn install(app: &mut App, st: State) {
     app.attach = Some(st);
@@ -286,10 +354,14 @@ pub fn detach(app: &mut App) {
         st.close();
         relayout_trace(app);
         app.flash(
-            format!(
-                "detached from {} agent {} (it keeps running)",
-                st.provider, st.pid
-            ),
+            if st.is_remote() {
+                format!("detached from {} (it keeps running)", st.target)
+            } else {
+                format!(
+                    "detached from {} agent {} (it keeps running)",
+                    st.provider, st.pid
+                )
+            },
             false,
         );
     }
@@ -304,10 +376,17 @@ pub fn on_terminal_event(app: &mut App) {
         && let Some(mut st) = app.attach.take()
     {
         st.close();
-        app.flash(
-            "the tmux client ended (the agent's pane or session is gone)",
-            true,
-        );
+        if st.is_remote() {
+            app.flash(
+                format!("detached from {} (the agent keeps running)", st.target),
+                false,
+            );
+        } else {
+            app.flash(
+                "the tmux client ended (the agent's pane or session is gone)",
+                true,
+            );
+        }
     }
 }
 
@@ -475,12 +554,14 @@ pub fn draw(app: &App, f: &mut Frame, area: Rect) {
     } else {
         "ended"
     };
+    let (who, via) = if st.is_remote() {
+        (format!(" {} (k8s) ", st.provider), "tmux in")
+    } else {
+        (format!(" {} {} ", st.provider, st.pid), "tmux")
+    };
     let title = Line::from(vec![
-        styled(
-            format!(" {} {} ", st.provider, st.pid),
-            t.title.add_modifier(Modifier::BOLD),
-        ),
-        muted(t, format!("· {live} · tmux {} ", st.target)),
+        styled(who, t.title.add_modifier(Modifier::BOLD)),
+        muted(t, format!("· {live} · {via} {} ", st.target)),
     ]);
     let block = Block::default()
         .borders(Borders::ALL)

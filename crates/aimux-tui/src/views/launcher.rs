@@ -2,6 +2,8 @@
 //! provider's own history, or a typed path) → model, permission mode, first prompt, git
 //! worktree, OTEL → launch. The agent starts in a detached tmux session
 //! (`aimux-<provider>-<project>-<n>`), so it outlives aimux; discovery then lists it.
+//! Tab on the first step switches to Remote: the agent starts in a new Kubernetes pod
+//! (inside tmux there) and the split view attaches to it (`aimux remote new --attach`).
 //! Headless twin: `aimux spawn PROVIDER [--dir D] [--model M] [--mode MODE] [--prompt TEXT]
 //! [--worktree NAME] [--otel] --detach`.
 
@@ -45,6 +47,8 @@ pub struct State {
     pub prompt: TextInput,
     pub worktree: TextInput,
     pub otel: bool,
+    /// Start it in a Kubernetes pod instead of local tmux.
+    pub remote: bool,
 }
 
 impl State {
@@ -68,6 +72,7 @@ impl State {
             prompt: TextInput::new(""),
             worktree: TextInput::new(""),
             otel: false,
+            remote: false,
         }
     }
 
@@ -160,8 +165,23 @@ pub fn on_key(app: &mut App, key: &KeyEvent) {
         }
     }
     match st.step {
+        Step::Provider
+            if st.remote && matches!(key.code, KeyCode::Enter | KeyCode::Char('1'..='3')) =>
+        {
+            if let KeyCode::Char(c) = key.code {
+                st.provider = usize::from(c as u8 - b'1');
+            }
+            let provider = st.provider().to_string();
+            app.flash(
+                format!("starting {provider} in a new pod (waits until it runs)…"),
+                false,
+            );
+            app.request(Request::SpawnRemote { provider });
+            return;
+        }
         Step::Provider => match key.code {
             KeyCode::Esc => return,
+            KeyCode::Tab | KeyCode::BackTab => st.remote = !st.remote,
             KeyCode::Up | KeyCode::Char('k') => st.provider = st.provider.saturating_sub(1),
             KeyCode::Down | KeyCode::Char('j') => {
                 st.provider = (st.provider + 1).min(PROVIDERS.len() - 1)
@@ -295,7 +315,41 @@ pub fn draw(app: &App, f: &mut Frame, area: Rect) {
                 ));
             }
             lines.push(Line::default());
-            lines.push(Line::from(muted(t, "↑↓ choose · enter next · esc close")));
+            lines.push(Line::from(vec![
+                muted(t, "where     "),
+                styled(
+                    if st.remote {
+                        "  local tmux  "
+                    } else {
+                        "[ local tmux ]"
+                    },
+                    if st.remote { t.muted } else { t.key },
+                ),
+                Span::raw(" "),
+                styled(
+                    if st.remote {
+                        "[ remote: Kubernetes pod ]"
+                    } else {
+                        "  remote: Kubernetes pod  "
+                    },
+                    if st.remote { t.key } else { t.muted },
+                ),
+            ]));
+            if st.remote {
+                lines.push(Line::from(muted(
+                    t,
+                    "  a new pod runs it inside tmux; the split view attaches (ctrl-\\ detaches)",
+                )));
+            }
+            lines.push(Line::default());
+            lines.push(Line::from(muted(
+                t,
+                if st.remote {
+                    "↑↓ choose · tab local/remote · enter start · esc close"
+                } else {
+                    "↑↓ choose · tab local/remote · enter next · esc close"
+                },
+            )));
         }
         Step::Directory => {
             lines.push(Line::from(vec![
