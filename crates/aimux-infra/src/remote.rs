@@ -164,6 +164,44 @@ pub fn remote_status(
     }
 }
 
+/// What the agents' terminal UIs show while they wait for an approval (Gemini CLI's
+/// dialog; Claude Code's and Codex's permission prompts).
+const APPROVAL_ON_SCREEN: &[&str] = &[
+    "Allow execution of",
+    "Do you want to proceed?",
+    "Do you want to make this edit",
+    "Do you want to create",
+    "Would you like to run the following command?",
+    "Allow command?",
+    "Apply this change?",
+];
+
+/// What they show while working: Claude Code and Codex `esc to interrupt`, Gemini CLI
+/// `esc to cancel`.
+const WORKING_ON_SCREEN: &[&str] = &["esc to interrupt", "esc to cancel"];
+
+/// Status of an interactive remote session from its screen (the one view of it there is:
+/// its session files live in the pod). `changed`: the screen differs from the previous
+/// look, `None` when there was none.
+pub fn session_status_from_screen(screen: &str, changed: Option<bool>) -> (Status, String) {
+    if let Some(m) = APPROVAL_ON_SCREEN.iter().find(|m| screen.contains(*m)) {
+        return (
+            Status::Waiting,
+            format!("approval prompt on screen: \"{m}\""),
+        );
+    }
+    if let Some(m) = WORKING_ON_SCREEN.iter().find(|m| screen.contains(*m)) {
+        return (Status::Active, format!("working (\"{m}\" on screen)"));
+    }
+    match changed {
+        Some(true) => (Status::Active, "its screen is changing".into()),
+        _ => (
+            Status::Idle,
+            "screen shows no work in progress (waiting for a prompt)".into(),
+        ),
+    }
+}
+
 /// Pods joined with the registry (a worker registers with its pod name as `host`).
 pub fn remote_agents(
     pods: Vec<AgentPod>,
@@ -286,6 +324,11 @@ impl K8s {
         }
     }
 
+    /// The remote session's screen (tmux capture-pane through exec).
+    pub async fn session_screen(&self, pod: &str) -> Result<String> {
+        self.capture_screen(pod, REMOTE_SESSION).await
+    }
+
     /// Attaches to a remote session's tmux with a terminal, carrying `env` (the local
     /// Vertex settings) into the session. The caller bridges stdin/stdout; detaching
     /// (C-b d) ends the exec and leaves the agent running.
@@ -375,6 +418,39 @@ mod tests {
         assert_eq!(rows[0].current_task.as_deref(), Some("t-9"));
         assert_eq!(rows[0].status, Status::Active);
         assert_eq!(rows[0].heartbeat_age_ms, Some(500));
+    }
+
+    #[test]
+    fn session_status_reads_the_real_clis_screens() {
+        // screens of the real CLIs (recorded in the harness findings)
+        let gemini_dialog = "│ ? Shell  sleep 20; echo slept 20\n│ Allow execution of [Shell]?\n│ ● 1. Allow once   2. Allow for this session   3. No, suggest changes (esc)";
+        let claude_busy = "● Bash(sleep 20; echo slept 20)\n  ⎿  Running… (5s)\n✻ Vibing… (5s · ↓ 47 tokens)\n  esc to interrupt";
+        let codex_busy = "◦ Working (5s • esc to interrupt) · 1 background terminal running";
+        let gemini_busy = "⠧ Thinking... (esc to cancel, 18s)";
+        let claude_idle = "Claude Code v2.1.197\n❯ \n  ? for shortcuts";
+        assert_eq!(
+            session_status_from_screen(gemini_dialog, None).0,
+            Status::Waiting
+        );
+        for busy in [claude_busy, codex_busy, gemini_busy] {
+            assert_eq!(
+                session_status_from_screen(busy, Some(false)).0,
+                Status::Active,
+                "{busy}"
+            );
+        }
+        assert_eq!(
+            session_status_from_screen(claude_idle, None).0,
+            Status::Idle
+        );
+        assert_eq!(
+            session_status_from_screen(claude_idle, Some(false)).0,
+            Status::Idle
+        );
+        assert_eq!(
+            session_status_from_screen(claude_idle, Some(true)).0,
+            Status::Active
+        );
     }
 
     #[test]

@@ -9,7 +9,9 @@ use crate::table;
 use aimux_engine::agents::{AgentRow, MatchEvidence, RemoteHandle};
 use aimux_infra::coord::Coordinator;
 use aimux_infra::k8s::K8s;
-use aimux_infra::remote::{PodRole, RemoteAgent, TerminalSize, remote_agents, vertex_env};
+use aimux_infra::remote::{
+    PodRole, RemoteAgent, TerminalSize, remote_agents, session_status_from_screen, vertex_env,
+};
 use aimux_infra::schema::{self, now_ms};
 use anyhow::{Context as _, Result, bail};
 use clap::{Args, Subcommand};
@@ -69,9 +71,17 @@ async fn cluster(ctx: &InfraCtx) -> Result<K8s> {
     }
 }
 
-/// Pods joined with worker heartbeats. An unreachable Redis only loses the heartbeats:
-/// the pods are still listed, their reason says why.
-pub async fn list_remote(ctx: &InfraCtx, redis: &RedisOpts) -> Result<Vec<RemoteAgent>> {
+/// Hashes of the remote sessions' screens at the previous look, by pod.
+pub type ScreenMemory = std::collections::HashMap<String, u64>;
+
+/// Pods joined with worker heartbeats; a running session's status comes from its screen
+/// (compared with `screens`, the previous look). An unreachable Redis only loses the
+/// heartbeats: the pods are still listed, their reason says why.
+pub async fn list_remote(
+    ctx: &InfraCtx,
+    redis: &RedisOpts,
+    screens: &mut ScreenMemory,
+) -> Result<Vec<RemoteAgent>> {
     let k = cluster(ctx).await?;
     let pods = k.agent_pods().await.context("listing pods")?;
     let (url, prefix) = redis_target(ctx, redis);
@@ -82,7 +92,30 @@ pub async fn list_remote(ctx: &InfraCtx, redis: &RedisOpts) -> Result<Vec<Remote
             Ok(Ok(c)) => c.agents().await.unwrap_or_default(),
             _ => Vec::new(),
         };
-    Ok(remote_agents(pods, &registry, now_ms()))
+    let mut rows = remote_agents(pods, &registry, now_ms());
+    screens.retain(|pod, _| rows.iter().any(|r| r.pod.name == *pod));
+    for r in rows
+        .iter_mut()
+        .filter(|r| r.pod.role == PodRole::Session && r.pod.phase == "Running")
+    {
+        match tokio::time::timeout(Duration::from_secs(3), k.session_screen(&r.pod.name)).await {
+            Ok(Ok(screen)) => {
+                let hash = {
+                    use std::hash::{Hash, Hasher};
+                    let mut h = std::collections::hash_map::DefaultHasher::new();
+                    screen.hash(&mut h);
+                    h.finish()
+                };
+                let changed = screens
+                    .insert(r.pod.name.clone(), hash)
+                    .map(|before| before != hash);
+                (r.status, r.status_reason) = session_status_from_screen(&screen, changed);
+            }
+            Ok(Err(e)) => r.status_reason = format!("pod Running; cannot read its screen: {e}"),
+            Err(_) => r.status_reason = "pod Running; its screen did not come in 3 s".into(),
+        }
+    }
+    Ok(rows)
 }
 
 fn role_name(role: PodRole) -> &'static str {
@@ -160,7 +193,7 @@ pub fn remote(ctx: InfraCtx, args: &RemoteArgs) -> Result<ExitCode> {
                 }
             }
             RemoteCommand::List { json } => {
-                let rows = list_remote(&ctx, &args.redis).await?;
+                let rows = list_remote(&ctx, &args.redis, &mut ScreenMemory::new()).await?;
                 if *json {
                     println!("{}", serde_json::to_string_pretty(&rows)?);
                 } else if rows.is_empty() {
@@ -386,10 +419,14 @@ impl RemoteFeed {
                 else {
                     return;
                 };
+                let mut screens = ScreenMemory::new();
                 while !stop.load(Ordering::Relaxed) {
                     let fetched = runtime.block_on(async {
-                        tokio::time::timeout(Duration::from_secs(10), list_remote(&ctx, &redis))
-                            .await
+                        tokio::time::timeout(
+                            Duration::from_secs(10),
+                            list_remote(&ctx, &redis, &mut screens),
+                        )
+                        .await
                     });
                     if let Ok(mut s) = state.lock() {
                         match fetched {

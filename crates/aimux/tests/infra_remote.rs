@@ -92,7 +92,7 @@ fn cluster(test: &str, s: &Path, redis_url: &str) -> Option<Cluster> {
     write_exe(
         &bin.join("claude"),
         &format!(
-            "#!/bin/sh\necho {marker}\nwhile read -r line; do echo \"agent got: $line\"; done\nexec sleep 600\n"
+            "#!/bin/sh\necho {marker}\nwhile read -r line; do case \"$line\" in ask-permission) echo \"│ Allow execution of [Shell]?\";; *) echo \"agent got: $line\";; esac; done\nexec sleep 600\n"
         ),
     );
     let pod_tmux = s.join("pod-tmux");
@@ -193,6 +193,8 @@ fn remote_session_attach_detach_heartbeats_and_kill() {
         .unwrap_or_else(|| panic!("{pod} not listed: {pods:?}"));
     assert_eq!(session["role"], "session");
     assert_eq!(session["phase"], "Running");
+    // its status comes from its screen: the stub shows no work in progress
+    assert_eq!(session["status"], "idle", "{session}");
     assert_eq!(session["provider"], "claude");
 
     // the dashboard's agents include it, located in k8s
@@ -253,6 +255,24 @@ fn remote_session_attach_detach_heartbeats_and_kill() {
                 .contains("agent got: typed-through-the-bridge")
                 .then_some(())
         },
+    );
+    // an approval prompt on the remote screen: the agent waits on the user
+    local.run(&["send-keys", "-t", "local", "-l", "ask-permission"]);
+    local.run(&["send-keys", "-t", "local", "Enter"]);
+    let waiting = wait_for(
+        "the approval prompt never showed as waiting",
+        Duration::from_secs(15),
+        || {
+            remote_list(&cmd)
+                .into_iter()
+                .find(|p| p["name"] == pod.as_str() && p["status"] == "waiting")
+        },
+    );
+    assert!(
+        waiting["status_reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("Allow execution")),
+        "{waiting}"
     );
     // the local Vertex settings were carried into the session; the API key was not
     let env = in_pod.text(&["show-environment", "-t", "agent"]);
@@ -516,7 +536,9 @@ fn dashboard_starts_attaches_lists_and_stops_a_remote_agent() {
     );
     // ctrl-\ detaches; the agent keeps running in its pod
     keys(&["C-\\"]);
-    wait_screen("the detach message", &|s| s.contains("keeps running"));
+    wait_screen("the detach message", &|s| {
+        s.contains("detached from pod") && !s.contains("· live ·")
+    });
     assert!(in_pod.run(&["has-session", "-t", "agent"]).status.success());
     wait_for(
         "the remote tmux client never left",
@@ -538,7 +560,7 @@ fn dashboard_starts_attaches_lists_and_stops_a_remote_agent() {
     keys(&["-l", "aimux-session"]);
     keys(&["Enter"]);
     wait_screen("the pod in the agents view", &|s| {
-        s.contains("aimux-session-claude-1-0") && s.contains("k8s")
+        s.contains("Agents (1/") && s.contains("aimux-session-claude-1-0") && s.contains(" k8s ")
     });
     // x → the confirmation names the pod → y stops it
     keys(&["x"]);
