@@ -47,8 +47,10 @@ pub struct LiveTickResult {
     pub window_s: f64,
     /// serve's utime + stime during the window.
     pub serve_cpu_s: f64,
-    /// Bytes appended to the live files during the window (and flushed at its end).
+    /// Bytes appended to the live files during the window.
     pub appended_bytes: u64,
+    /// Bytes written right after the window to complete the turns in progress.
+    pub completion_bytes: u64,
     /// serve's `rchar` growth over the window plus the catch-up after it.
     pub serve_read_bytes: u64,
     /// From start to the first snapshot listing every live agent with its file.
@@ -151,14 +153,14 @@ fn measure(
     let cpu0 = procstat::cpu_seconds(pid).map_err(|e| e.to_string())?;
     let read0 = procstat::bytes_read(pid).map_err(|e| e.to_string())?;
     let began = Instant::now();
-    let mut appended = writers
+    let appended = writers
         .append_for(cfg.window, cfg.rate_per_agent * cfg.agents as u64)
         .map_err(|e| format!("appending: {e}"))?;
     let window_s = began.elapsed().as_secs_f64();
     let cpu1 = procstat::cpu_seconds(pid).map_err(|e| e.to_string())?;
     let before_flush = writers.report.bytes;
     writers.flush().map_err(|e| format!("appending: {e}"))?;
-    appended += writers.report.bytes - before_flush;
+    let completion_bytes = writers.report.bytes - before_flush;
 
     // Every line is written: serve must now report exactly the generator's tokens.
     let want: HashMap<String, u64> = writers
@@ -192,6 +194,7 @@ fn measure(
         window_s,
         serve_cpu_s: cpu1 - cpu0,
         appended_bytes: appended,
+        completion_bytes,
         serve_read_bytes: read1.saturating_sub(read0),
         first_scan_s,
         tokens_seen,

@@ -3,8 +3,14 @@
 //!
 //! Each benchmark is one function returning [`Outcome`]s; the ones whose subject does not
 //! exist yet return `NotMeasured` with the reason, so adding one later is adding a function.
+//! The longer ones live in their own modules: [`live`] (serve's live tick vs a naive
+//! re-read), [`otlp`] (the OTLP receiver vs rotel) and [`rss`] (memory with 10k sessions).
 
-use aimux_bench::corpus::{Config, generate};
+mod live;
+mod otlp;
+mod rss;
+
+use aimux_bench::corpus::{Config, generate, walk_jsonl};
 use aimux_bench::measure::{Sample, measure, median};
 use aimux_bench::time::{iso, now_ms};
 use aimux_bench::{SessionTruth, Tokens};
@@ -16,8 +22,9 @@ use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
 const USAGE: &str = "usage: bench [--quick] [--size SIZE] [--sessions N] [--seed N] [--reps N]
-             [--aimux PATH] [--ccusage PATH] [--work DIR] [--out FILE] [--strict]
-Normally run through scripts/bench, which builds aimux and installs ccusage first.";
+             [--aimux PATH] [--ccusage PATH] [--rotel PATH] [--work DIR] [--out FILE] [--strict]
+Normally run through scripts/bench, which builds aimux and installs ccusage and rotel first.
+--rotel: the rotel-agent executable (PyPI `rotel`) the OTLP receiver is compared with.";
 
 struct Opts {
     quick: bool,
@@ -27,10 +34,40 @@ struct Opts {
     reps: usize,
     aimux: PathBuf,
     ccusage: Option<PathBuf>,
+    rotel: Option<PathBuf>,
     work: PathBuf,
     out: PathBuf,
     strict: bool,
     timeout: Duration,
+}
+
+/// The bound a measured value must keep.
+#[derive(Debug, Clone, Copy)]
+enum Target {
+    AtMost(f64),
+    AtLeast(f64),
+}
+
+impl Target {
+    fn met(self, value: f64) -> bool {
+        match self {
+            Target::AtMost(t) => value <= t,
+            Target::AtLeast(t) => value >= t,
+        }
+    }
+
+    fn bound(self) -> f64 {
+        match self {
+            Target::AtMost(t) | Target::AtLeast(t) => t,
+        }
+    }
+
+    fn kind(self) -> &'static str {
+        match self {
+            Target::AtMost(_) => "max",
+            Target::AtLeast(_) => "min",
+        }
+    }
 }
 
 /// One line of the report.
@@ -40,8 +77,8 @@ enum Outcome {
         /// The measured value, in `unit`.
         value: f64,
         unit: &'static str,
-        /// Upper bound the value must stay under (None: no target set yet).
-        target: Option<f64>,
+        /// The bound the value must keep (None: no target set yet).
+        target: Option<Target>,
         shown: String,
         target_shown: &'static str,
         detail: String,
@@ -54,6 +91,8 @@ enum Outcome {
 
 struct Ctx {
     opts: Opts,
+    /// The work directory, absolute.
+    work: PathBuf,
     corpus: PathBuf,
     files: Vec<PathBuf>,
     list: PathBuf,
@@ -64,6 +103,7 @@ struct Ctx {
 }
 
 fn main() -> ExitCode {
+    aimux_bench::fake_agent::run_if_fake_agent();
     match run() {
         Ok(code) => code,
         Err(e) => {
@@ -82,6 +122,7 @@ fn parse_opts() -> Result<Opts, String> {
         reps: 0,
         aimux: PathBuf::from("target/release/aimux"),
         ccusage: None,
+        rotel: None,
         work: PathBuf::from("target/bench"),
         out: PathBuf::new(),
         strict: false,
@@ -103,6 +144,7 @@ fn parse_opts() -> Result<Opts, String> {
             "--reps" => o.reps = val()?.parse().map_err(|e| format!("{e}"))?,
             "--aimux" => o.aimux = PathBuf::from(val()?),
             "--ccusage" => o.ccusage = Some(PathBuf::from(val()?)),
+            "--rotel" => o.rotel = Some(PathBuf::from(val()?)),
             "--work" => o.work = PathBuf::from(val()?),
             "--out" => o.out = PathBuf::from(val()?),
             "-h" | "--help" => return Err(USAGE.to_string()),
@@ -141,6 +183,7 @@ fn run() -> Result<ExitCode, String> {
         runs: BTreeMap::new(),
         notes: Vec::new(),
         extra: serde_json::Map::new(),
+        work,
         opts,
     };
     if !ctx.opts.aimux.exists() {
@@ -156,8 +199,9 @@ fn run() -> Result<ExitCode, String> {
     type Bench = fn(&mut Ctx) -> Result<Vec<Outcome>, String>;
     let benches: &[(&str, Bench)] = &[
         ("cold and warm costs", bench_costs),
-        ("live tick", bench_live_tick),
-        ("otlp receiver", bench_otlp),
+        ("live tick", live::bench_live_tick),
+        ("otlp receiver", otlp::bench_otlp),
+        ("peak RSS with 10k sessions", rss::bench_rss_10k),
         ("first frame", bench_first_frame),
     ];
     let mut outcomes = Vec::new();
@@ -180,58 +224,65 @@ fn run() -> Result<ExitCode, String> {
     })
 }
 
-fn prepare_corpus(ctx: &mut Ctx) -> Result<(), String> {
-    let meta = ctx.corpus.join("corpus.json");
-    let reuse = fs::read(&meta)
+/// A generated corpus in `dir`, reused when its corpus.json says it was made with the same
+/// size, session count, seed and generator version. Returns the generation time (None:
+/// reused).
+fn ensure_corpus(dir: &Path, size: u64, sessions: usize, seed: u64) -> Result<Option<f64>, String> {
+    let reuse = fs::read(dir.join("corpus.json"))
         .ok()
         .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
         .is_some_and(|v| {
-            v["size"] == json!(ctx.opts.size)
-                && v["sessions"] == json!(ctx.opts.sessions)
-                && v["seed"] == json!(ctx.opts.seed)
+            v["size"] == json!(size)
+                && v["sessions"] == json!(sessions)
+                && v["seed"] == json!(seed)
                 && v["generator"] == json!(env!("CARGO_PKG_VERSION"))
         })
-        && ctx.corpus.join("ground-truth.jsonl").exists();
+        && dir.join("ground-truth.jsonl").exists();
     if reuse {
-        ctx.notes
-            .push(format!("reused corpus {}", ctx.corpus.display()));
-        ctx.extra.insert("corpus_reused".into(), json!(true));
-    } else {
-        let _ = fs::remove_dir_all(&ctx.corpus);
-        let now = now_ms() / 3_600_000 * 3_600_000;
-        let cfg = Config {
-            out: ctx.corpus.clone(),
-            size: ctx.opts.size,
-            sessions: ctx.opts.sessions,
-            seed: ctx.opts.seed,
-            now_ms: now,
-            threads: 2,
-        };
-        eprintln!(
-            "bench: generating {} MiB / {} sessions in {} …",
-            ctx.opts.size >> 20,
-            ctx.opts.sessions,
-            ctx.corpus.display()
-        );
-        let t = Instant::now();
-        let s = generate(&cfg).map_err(|e| format!("generating the corpus: {e}"))?;
-        let secs = t.elapsed().as_secs_f64();
-        let m = json!({"size": ctx.opts.size, "sessions": ctx.opts.sessions, "seed": ctx.opts.seed,
-            "now": iso(now), "files": s.files, "bytes": s.bytes, "lines": s.lines,
-            "generator": env!("CARGO_PKG_VERSION")});
-        fs::write(&meta, m.to_string()).map_err(|e| e.to_string())?;
-        ctx.extra.insert("corpus_reused".into(), json!(false));
-        ctx.extra.insert("generate_seconds".into(), json!(secs));
-        ctx.notes.push(format!(
-            "generated the corpus in {secs:.1}s ({:.0} MiB/s)",
-            s.bytes as f64 / 1048576.0 / secs.max(1e-9)
-        ));
+        return Ok(None);
     }
-    let mut files = Vec::new();
-    for sub in [".claude", ".codex", ".gemini"] {
-        walk(&ctx.corpus.join(sub), &mut files);
+    let _ = fs::remove_dir_all(dir);
+    let now = now_ms() / 3_600_000 * 3_600_000;
+    let cfg = Config {
+        out: dir.to_path_buf(),
+        size,
+        sessions,
+        seed,
+        now_ms: now,
+        threads: 2,
+    };
+    eprintln!(
+        "bench: generating {} MiB / {sessions} sessions in {} …",
+        size >> 20,
+        dir.display()
+    );
+    let t = Instant::now();
+    let s = generate(&cfg).map_err(|e| format!("generating the corpus: {e}"))?;
+    let secs = t.elapsed().as_secs_f64();
+    let m = json!({"size": size, "sessions": sessions, "seed": seed,
+        "now": iso(now), "files": s.files, "bytes": s.bytes, "lines": s.lines,
+        "generator": env!("CARGO_PKG_VERSION")});
+    fs::write(dir.join("corpus.json"), m.to_string()).map_err(|e| e.to_string())?;
+    Ok(Some(secs))
+}
+
+fn prepare_corpus(ctx: &mut Ctx) -> Result<(), String> {
+    match ensure_corpus(&ctx.corpus, ctx.opts.size, ctx.opts.sessions, ctx.opts.seed)? {
+        None => {
+            ctx.notes
+                .push(format!("reused corpus {}", ctx.corpus.display()));
+            ctx.extra.insert("corpus_reused".into(), json!(true));
+        }
+        Some(secs) => {
+            ctx.extra.insert("corpus_reused".into(), json!(false));
+            ctx.extra.insert("generate_seconds".into(), json!(secs));
+            ctx.notes.push(format!(
+                "generated the corpus in {secs:.1}s ({:.0} MiB/s)",
+                corpus_bytes_of(&session_files(&ctx.corpus)) as f64 / 1048576.0 / secs.max(1e-9)
+            ));
+        }
     }
-    files.sort();
+    let files = session_files(&ctx.corpus);
     let mut list = Vec::new();
     for f in &files {
         list.extend_from_slice(f.as_os_str().as_encoded_bytes());
@@ -242,24 +293,26 @@ fn prepare_corpus(ctx: &mut Ctx) -> Result<(), String> {
     Ok(())
 }
 
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(rd) = fs::read_dir(dir) else { return };
-    for e in rd.flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            walk(&p, out);
-        } else if p.extension().is_some_and(|x| x == "jsonl") {
-            out.push(p);
-        }
+/// Every session file of a home (.claude, .codex, .gemini), sorted.
+fn session_files(home: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for sub in [".claude", ".codex", ".gemini"] {
+        walk_jsonl(&home.join(sub), &mut files);
     }
+    files.sort();
+    files
 }
 
-fn corpus_bytes(ctx: &Ctx) -> u64 {
-    ctx.files
+fn corpus_bytes_of(files: &[PathBuf]) -> u64 {
+    files
         .iter()
         .filter_map(|f| fs::metadata(f).ok())
         .map(|m| m.len())
         .sum()
+}
+
+fn corpus_bytes(ctx: &Ctx) -> u64 {
+    corpus_bytes_of(&ctx.files)
 }
 
 fn cat_cmd(ctx: &Ctx) -> Command {
@@ -407,7 +460,7 @@ fn bench_costs(ctx: &mut Ctx) -> Result<Vec<Outcome>, String> {
                     name: "cold costs vs ccusage",
                     value: cold.wall_s / c.wall_s.max(1e-9),
                     unit: "ratio",
-                    target: Some(0.5),
+                    target: Some(Target::AtMost(0.5)),
                     shown: format!(
                         "{:.2}x ({} vs {})",
                         cold.wall_s / c.wall_s.max(1e-9),
@@ -429,7 +482,7 @@ fn bench_costs(ctx: &mut Ctx) -> Result<Vec<Outcome>, String> {
         name: "cold costs vs cat (I/O floor)",
         value: cold.wall_s / cat.wall_s.max(1e-9),
         unit: "ratio",
-        target: Some(3.0),
+        target: Some(Target::AtMost(3.0)),
         shown: format!(
             "{:.1}x ({} vs {})",
             cold.wall_s / cat.wall_s.max(1e-9),
@@ -447,7 +500,7 @@ fn bench_costs(ctx: &mut Ctx) -> Result<Vec<Outcome>, String> {
         name: "warm rerun, nothing changed",
         value: warm.wall_s * 1000.0,
         unit: "ms",
-        target: Some(50.0),
+        target: Some(Target::AtMost(50.0)),
         shown: secs(warm.wall_s),
         target_shown: "<= 50 ms",
         detail: format!("aimux costs, warm: {}", describe(&warm)),
@@ -456,47 +509,12 @@ fn bench_costs(ctx: &mut Ctx) -> Result<Vec<Outcome>, String> {
         name: "warm rerun vs cold",
         value: warm.wall_s / cold.wall_s.max(1e-9),
         unit: "ratio",
-        target: Some(0.05),
+        target: Some(Target::AtMost(0.05)),
         shown: format!("1/{:.0}", cold.wall_s / warm.wall_s.max(1e-9)),
         target_shown: "<= 1/20",
         detail: String::new(),
     });
     Ok(out)
-}
-
-fn aimux_has_command(ctx: &Ctx, name: &str) -> bool {
-    Command::new(&ctx.opts.aimux)
-        .arg("--help")
-        .output()
-        .map(|o| {
-            String::from_utf8_lossy(&o.stdout)
-                .lines()
-                .any(|l| l.trim_start().starts_with(name))
-        })
-        .unwrap_or(false)
-}
-
-/// Live tick: `aimux serve` picking up appended bytes (`gen-corpus --live`) — to come.
-fn bench_live_tick(ctx: &mut Ctx) -> Result<Vec<Outcome>, String> {
-    let reason = if aimux_has_command(ctx, "serve") {
-        "`aimux serve` exists but this runner has no live-tick measurement yet (add it in bench_live_tick; drive it with gen-corpus --live)".to_string()
-    } else {
-        "`aimux serve` does not exist yet".to_string()
-    };
-    Ok(vec![Outcome::NotMeasured {
-        name: "live tick (aimux serve)",
-        reason,
-    }])
-}
-
-/// OTLP receiver throughput vs rotel — to come.
-fn bench_otlp(_ctx: &mut Ctx) -> Result<Vec<Outcome>, String> {
-    Ok(vec![Outcome::NotMeasured {
-        name: "OTLP receiver vs rotel",
-        reason:
-            "the receiver exists (`aimux serve`); this runner has no protobuf load generator yet"
-                .into(),
-    }])
 }
 
 fn tmux(sock: &Path, args: &[&str]) -> Result<String, String> {
@@ -814,7 +832,7 @@ fn report(ctx: &Ctx, outcomes: &[Outcome], took: Duration) -> Result<usize, Stri
         .unwrap_or(10)
         .max(9);
     println!(
-        "{:<w$}  {:<32}  {:<10}  RESULT",
+        "{:<w$}  {:<32}  {:<14}  RESULT",
         "BENCHMARK", "MEASURED", "TARGET"
     );
     let mut failed = 0;
@@ -831,22 +849,21 @@ fn report(ctx: &Ctx, outcomes: &[Outcome], took: Duration) -> Result<usize, Stri
                 target_shown,
                 detail,
             } => {
-                let pass = target.is_none_or(|t| *value <= t);
+                let pass = target.is_none_or(|t| t.met(*value));
                 if !pass {
                     failed += 1;
                 }
                 println!(
-                    "{name:<w$}  {shown:<32}  {target_shown:<10}  {}",
+                    "{name:<w$}  {shown:<32}  {target_shown:<14}  {}",
                     match (target, pass) {
                         (None, _) => "-",
                         (_, true) => "PASS",
                         (_, false) => "FAIL",
                     }
                 );
-                results.push(
-                    json!({"name": name, "value": value, "unit": unit, "target": target,
-                    "pass": pass, "shown": shown, "detail": detail}),
-                );
+                results.push(json!({"name": name, "value": value, "unit": unit,
+                    "target": target.map(Target::bound), "target_kind": target.map(Target::kind),
+                    "pass": pass, "shown": shown, "detail": detail}));
             }
             Outcome::NotMeasured { name, reason } => {
                 println!("{name:<w$}  not measured: {reason}");
