@@ -172,6 +172,21 @@ pub fn worker_deployment(cfg: &K8sConfig, provider: &str, replicas: i32) -> Depl
     }
 }
 
+/// Why a pod's container is not running (ErrImagePull, CrashLoopBackOff, …), if it waits.
+pub(crate) fn waiting_reason(p: &Pod) -> Option<String> {
+    p.status
+        .as_ref()
+        .and_then(|s| s.container_statuses.as_ref())
+        .and_then(|cs| {
+            cs.iter().find_map(|c| {
+                c.state
+                    .as_ref()
+                    .and_then(|s| s.waiting.as_ref())
+                    .and_then(|w| w.reason.clone())
+            })
+        })
+}
+
 /// The tmux session name of a remote agent inside its pod.
 pub const REMOTE_SESSION: &str = "agent";
 
@@ -535,16 +550,7 @@ impl K8s {
             .iter()
             .map(|p| {
                 let st = p.status.as_ref();
-                let waiting = st
-                    .and_then(|s| s.container_statuses.as_ref())
-                    .and_then(|cs| {
-                        cs.iter().find_map(|c| {
-                            c.state
-                                .as_ref()
-                                .and_then(|s| s.waiting.as_ref())
-                                .and_then(|w| w.reason.clone())
-                        })
-                    });
+                let waiting = waiting_reason(p);
                 Workload {
                     kind: "pod".into(),
                     name: p.metadata.name.clone().unwrap_or_default(),

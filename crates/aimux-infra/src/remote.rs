@@ -231,16 +231,7 @@ pub fn remote_agents(
 fn agent_pod(p: &Pod, namespace: &str) -> AgentPod {
     let labels = p.metadata.labels.clone().unwrap_or_default();
     let st = p.status.as_ref();
-    let waiting = st
-        .and_then(|s| s.container_statuses.as_ref())
-        .and_then(|cs| {
-            cs.iter().find_map(|c| {
-                c.state
-                    .as_ref()
-                    .and_then(|s| s.waiting.as_ref())
-                    .and_then(|w| w.reason.clone())
-            })
-        });
+    let waiting = crate::k8s::waiting_reason(p);
     let role = if labels.get(COMPONENT).map(String::as_str) == Some("session") {
         PodRole::Session
     } else {

@@ -647,18 +647,9 @@ fn install(
     }
     println!("+ \"{name}\": {}", serde_json::to_string_pretty(&entry)?);
     println!("(every other setting in the file is kept as it is)");
-    if !yes {
-        if !std::io::stdin().is_terminal() {
-            bail!("not a terminal: re-run with --yes to apply this change");
-        }
-        print!("Apply? [y/N] ");
-        std::io::stdout().flush()?;
-        let mut answer = String::new();
-        std::io::stdin().read_line(&mut answer)?;
-        if !matches!(answer.trim(), "y" | "Y" | "yes") {
-            println!("nothing changed");
-            return Ok(ExitCode::from(1));
-        }
+    if !yes && !confirm("Apply?", "apply this change")? {
+        println!("nothing changed");
+        return Ok(ExitCode::from(1));
     }
     servers.insert(name.to_string(), entry);
     let text = serde_json::to_string_pretty(&doc)? + "\n";
@@ -667,6 +658,19 @@ fn install(
     std::fs::rename(&tmp, &path).with_context(|| format!("cannot replace {}", path.display()))?;
     println!("updated {}", path.display());
     Ok(ExitCode::SUCCESS)
+}
+
+/// Asks `question` on the terminal; only y / yes is consent. Outside a terminal nothing is
+/// assumed: the error says to re-run with --yes to `what`.
+pub(crate) fn confirm(question: &str, what: &str) -> Result<bool> {
+    if !std::io::stdin().is_terminal() {
+        bail!("not a terminal: re-run with --yes to {what}");
+    }
+    print!("{question} [y/N] ");
+    std::io::stdout().flush()?;
+    let mut answer = String::new();
+    std::io::stdin().read_line(&mut answer)?;
+    Ok(matches!(answer.trim(), "y" | "Y" | "yes"))
 }
 
 // ------------------------------------------------------------------------ compute

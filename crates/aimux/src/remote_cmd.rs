@@ -4,7 +4,7 @@
 //! the API's exec WebSocket (C-b d detaches and leaves the agent running), `kill` stops the
 //! selected pod and no other.
 
-use crate::infra_cmd::{InfraCtx, RedisOpts, age, compute, redis_target, rt};
+use crate::infra_cmd::{InfraCtx, RedisOpts, age, compute, confirm, redis_target, rt};
 use crate::table;
 use aimux_engine::agents::{AgentRow, MatchEvidence, RemoteHandle};
 use aimux_infra::coord::Coordinator;
@@ -209,18 +209,9 @@ pub fn remote(ctx: InfraCtx, args: &RemoteArgs) -> Result<ExitCode> {
             }
             RemoteCommand::Kill { pod, yes } => {
                 let k = cluster(&ctx).await?;
-                if !*yes {
-                    if !std::io::stdin().is_terminal() {
-                        bail!("not a terminal: re-run with --yes to stop pod {pod}");
-                    }
-                    print!("Stop pod {pod}? [y/N] ");
-                    std::io::stdout().flush()?;
-                    let mut answer = String::new();
-                    std::io::stdin().read_line(&mut answer)?;
-                    if !matches!(answer.trim(), "y" | "Y" | "yes") {
-                        println!("kept {pod}");
-                        return Ok(ExitCode::from(1));
-                    }
+                if !*yes && !confirm(&format!("Stop pod {pod}?"), &format!("stop pod {pod}"))? {
+                    println!("kept {pod}");
+                    return Ok(ExitCode::from(1));
                 }
                 println!("{}", k.kill_pod(pod).await?);
                 Ok(ExitCode::SUCCESS)

@@ -64,6 +64,66 @@ impl Drop for Tmux {
     }
 }
 
+/// A command running in a real terminal: the one window of a private tmux server.
+struct Terminal {
+    tmux: Tmux,
+}
+
+impl Terminal {
+    fn start(socket: std::path::PathBuf, (cols, rows): (u16, u16), command: &str) -> Terminal {
+        let tmux = Tmux {
+            socket,
+            tmpdir: None,
+        };
+        let (cols, rows) = (cols.to_string(), rows.to_string());
+        let started = tmux.run(&[
+            "-f",
+            "/dev/null",
+            "new-session",
+            "-d",
+            "-s",
+            "term",
+            "-x",
+            &cols,
+            "-y",
+            &rows,
+            command,
+        ]);
+        assert!(started.status.success(), "{started:?}");
+        Terminal { tmux }
+    }
+
+    fn screen(&self) -> String {
+        self.tmux.text(&["capture-pane", "-p", "-t", "term"])
+    }
+
+    /// tmux key names (`Enter`, `C-b`, `Tab`) or, after `-l`, literal text.
+    fn keys(&self, keys: &[&str]) {
+        let mut args = vec!["send-keys", "-t", "term"];
+        args.extend_from_slice(keys);
+        let sent = self.tmux.run(&args);
+        assert!(sent.status.success(), "{sent:?}");
+    }
+
+    fn type_line(&self, text: &str) {
+        self.keys(&["-l", text]);
+        self.keys(&["Enter"]);
+    }
+
+    /// Waits until the screen satisfies `ok`; fails with the last screen.
+    fn wait(&self, what: &str, ok: impl Fn(&str) -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(25);
+        loop {
+            let screen = self.screen();
+            if ok(&screen) {
+                return;
+            }
+            assert!(Instant::now() < deadline, "{what}; the screen:\n{screen}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
 fn remote_list(cmd: &dyn Fn(&[&str]) -> Command) -> Vec<Value> {
     let (code, out, err) = run(&mut cmd(&["remote", "list", "--json"]));
     assert_eq!(code, 0, "{out}{err}");
@@ -212,10 +272,6 @@ fn remote_session_attach_detach_heartbeats_and_kill() {
     assert_eq!(row["provider"], "claude");
 
     // attach from a real local terminal (a tmux pane of our own), with Vertex settings
-    let local = Tmux {
-        socket: s.join("local.sock"),
-        tmpdir: None,
-    };
     let attach = format!(
         "env AIMUX_HOME={} AIMUX_DATA_HOME={} AIMUX_REDIS_URL={} CLAUDE_CODE_USE_VERTEX=1 CLOUD_ML_REGION=europe-west4 ANTHROPIC_API_KEY=sk-never-forwarded {} remote attach {pod}; echo ATTACH-ENDED; sleep 600",
         aimux_home.display(),
@@ -223,29 +279,12 @@ fn remote_session_attach_detach_heartbeats_and_kill() {
         redis.url(),
         aimux().display()
     );
-    let started = local.run(&[
-        "-f",
-        "/dev/null",
-        "new-session",
-        "-d",
-        "-s",
-        "local",
-        "-x",
-        "120",
-        "-y",
-        "30",
-        &attach,
-    ]);
-    assert!(started.status.success(), "{started:?}");
-    let screen = || local.text(&["capture-pane", "-p", "-t", "local"]);
-    wait_for(
-        "the attach never showed the remote screen",
-        Duration::from_secs(20),
-        || screen().contains(&marker).then_some(()),
-    );
+    let local = Terminal::start(s.join("local.sock"), (120, 30), &attach);
+    local.wait("the attach never showed the remote screen", |s| {
+        s.contains(&marker)
+    });
     // keystrokes reach the remote agent (and only it)
-    local.run(&["send-keys", "-t", "local", "-l", "typed-through-the-bridge"]);
-    local.run(&["send-keys", "-t", "local", "Enter"]);
+    local.type_line("typed-through-the-bridge");
     wait_for(
         "keystrokes never reached the agent",
         Duration::from_secs(15),
@@ -257,8 +296,7 @@ fn remote_session_attach_detach_heartbeats_and_kill() {
         },
     );
     // an approval prompt on the remote screen: the agent waits on the user
-    local.run(&["send-keys", "-t", "local", "-l", "ask-permission"]);
-    local.run(&["send-keys", "-t", "local", "Enter"]);
+    local.type_line("ask-permission");
     let waiting = wait_for(
         "the approval prompt never showed as waiting",
         Duration::from_secs(15),
@@ -281,14 +319,16 @@ fn remote_session_attach_detach_heartbeats_and_kill() {
     assert!(!env.contains("sk-never-forwarded"), "{env}");
 
     // detach with C-b d: the attach ends, the agent keeps running
-    local.run(&["send-keys", "-t", "local", "C-b"]);
-    local.run(&["send-keys", "-t", "local", "d"]);
-    wait_for(
-        "the attach did not end on C-b d",
-        Duration::from_secs(15),
-        || screen().contains("ATTACH-ENDED").then_some(()),
+    local.keys(&["C-b"]);
+    local.keys(&["d"]);
+    local.wait("the attach did not end on C-b d", |s| {
+        s.contains("ATTACH-ENDED")
+    });
+    assert!(
+        local.screen().contains("agent keeps running"),
+        "{}",
+        local.screen()
     );
-    assert!(screen().contains("agent keeps running"), "{}", screen());
     assert!(in_pod.run(&["has-session", "-t", "agent"]).status.success());
     assert!(
         in_pod
@@ -465,10 +505,6 @@ fn dashboard_starts_attaches_lists_and_stops_a_remote_agent() {
         socket: Default::default(),
         tmpdir: Some(pod_tmux),
     };
-    let local = Tmux {
-        socket: s.join("local.sock"),
-        tmpdir: None,
-    };
     let dashboard = format!(
         "env -u NO_COLOR AIMUX_HOME={} AIMUX_DATA_HOME={} AIMUX_REDIS_URL={} {}; echo DASHBOARD-ENDED; sleep 600",
         s.join("aimux-home").display(),
@@ -476,54 +512,28 @@ fn dashboard_starts_attaches_lists_and_stops_a_remote_agent() {
         redis.url(),
         aimux().display()
     );
-    let started = local.run(&[
-        "-f",
-        "/dev/null",
-        "new-session",
-        "-d",
-        "-s",
-        "local",
-        "-x",
-        "140",
-        "-y",
-        "36",
-        &dashboard,
-    ]);
-    assert!(started.status.success(), "{started:?}");
-    let screen = || local.text(&["capture-pane", "-p", "-t", "local"]);
-    let wait_screen = |what: &str, ok: &dyn Fn(&str) -> bool| {
-        wait_for(
-            &format!("{what}; the screen:\n{}", screen()),
-            Duration::from_secs(25),
-            || ok(&screen()).then_some(()),
-        )
-    };
-    let keys = |k: &[&str]| {
-        let mut args = vec!["send-keys", "-t", "local"];
-        args.extend_from_slice(k);
-        local.run(&args);
-    };
-    wait_screen("the dashboard", &|s| {
+    let local = Terminal::start(s.join("local.sock"), (140, 36), &dashboard);
+    local.wait("the dashboard", |s| {
         s.starts_with(" aimux ") && s.contains("q quit")
     });
 
     // :new → Tab (remote) → Enter: a pod starts and the split view attaches to it
-    keys(&[":"]);
-    keys(&["-l", "new"]);
-    keys(&["Enter"]);
-    wait_screen("the launcher", &|s| {
+    local.keys(&[":"]);
+    local.keys(&["-l", "new"]);
+    local.keys(&["Enter"]);
+    local.wait("the launcher", |s| {
         s.contains("New agent") && s.contains("remote")
     });
-    keys(&["Tab"]);
-    wait_screen("remote chosen", &|s| {
+    local.keys(&["Tab"]);
+    local.wait("remote chosen", |s| {
         s.contains("[ remote: Kubernetes pod ]")
     });
-    keys(&["Enter"]);
-    wait_screen("the remote agent's screen in the split view", &|s| {
+    local.keys(&["Enter"]);
+    local.wait("the remote agent's screen in the split view", |s| {
         s.contains(&marker) && s.contains("(k8s)")
     });
-    keys(&["-l", "typed-in-the-dashboard"]);
-    keys(&["Enter"]);
+    local.keys(&["-l", "typed-in-the-dashboard"]);
+    local.keys(&["Enter"]);
     wait_for(
         "keys never reached the remote agent",
         Duration::from_secs(15),
@@ -535,8 +545,8 @@ fn dashboard_starts_attaches_lists_and_stops_a_remote_agent() {
         },
     );
     // ctrl-\ detaches; the agent keeps running in its pod
-    keys(&["C-\\"]);
-    wait_screen("the detach message", &|s| {
+    local.keys(&["C-\\"]);
+    local.wait("the detach message", |s| {
         s.contains("detached from pod") && !s.contains("· live ·")
     });
     assert!(in_pod.run(&["has-session", "-t", "agent"]).status.success());
@@ -553,21 +563,21 @@ fn dashboard_starts_attaches_lists_and_stops_a_remote_agent() {
     );
 
     // the agents view lists the pod as an agent located in k8s
-    keys(&[":"]);
-    keys(&["-l", "agents"]);
-    keys(&["Enter"]);
-    keys(&["/"]);
-    keys(&["-l", "aimux-session"]);
-    keys(&["Enter"]);
-    wait_screen("the pod in the agents view", &|s| {
+    local.keys(&[":"]);
+    local.keys(&["-l", "agents"]);
+    local.keys(&["Enter"]);
+    local.keys(&["/"]);
+    local.keys(&["-l", "aimux-session"]);
+    local.keys(&["Enter"]);
+    local.wait("the pod in the agents view", |s| {
         s.contains("Agents (1/") && s.contains("aimux-session-claude-1-0") && s.contains(" k8s ")
     });
     // x → the confirmation names the pod → y stops it
-    keys(&["x"]);
-    wait_screen("the stop confirmation", &|s| {
+    local.keys(&["x"]);
+    local.wait("the stop confirmation", |s| {
         s.contains("Stop remote agent?") && s.contains("aimux-session-claude-1-0")
     });
-    keys(&["y"]);
+    local.keys(&["y"]);
     wait_for(
         "the session was never deleted",
         Duration::from_secs(15),
@@ -577,6 +587,6 @@ fn dashboard_starts_attaches_lists_and_stops_a_remote_agent() {
                 .then_some(())
         },
     );
-    keys(&["q"]);
-    wait_screen("the dashboard to quit", &|s| s.contains("DASHBOARD-ENDED"));
+    local.keys(&["q"]);
+    local.wait("the dashboard to quit", |s| s.contains("DASHBOARD-ENDED"));
 }
