@@ -307,18 +307,16 @@ impl AimuxMcp {
             }
             (None, None) => return tool_error("give `agent` or `count`"),
         };
+        // through the provider: a worker in a pod goes with its pod, others get a stop
+        let provider = RedisK8sProvider::new(coord.clone(), self.compute.clone());
+        let mut done = Vec::new();
         for t in &targets {
-            let msg = Message {
-                from: "mcp-lead".into(),
-                text: "scale down".into(),
-                sent_at: now_ms(),
-                kind: "stop".into(),
-            };
-            if let Err(e) = coord.send(t, &msg).await {
-                return tool_error(e);
+            match provider.kill(t).await {
+                Ok(msg) => done.push(msg),
+                Err(e) => return tool_error(e),
             }
         }
-        ok_json(json!({"asked_to_stop": targets}))
+        ok_json(json!({"asked_to_stop": targets, "messages": done}))
     }
 
     #[tool(

@@ -325,11 +325,32 @@ impl InfraProvider for RedisK8sProvider {
         }
     }
 
+    /// A pod (by name) is removed through its Deployment; a registered worker that runs
+    /// in a pod goes with its pod (a stop message alone would only make Kubernetes restart
+    /// the container); any other worker is asked to stop after its current task.
     async fn kill(&self, workload: &str) -> Result<String, InfraError> {
-        let known = self.coord.agents().await?.iter().any(|a| a.id == workload);
-        if !known {
+        let agents = self.coord.agents().await.unwrap_or_default();
+        let worker = agents.iter().find(|a| a.id == workload);
+        #[cfg(feature = "k8s")]
+        if let Some(k) = &self.compute {
+            let pods = k
+                .agent_pods()
+                .await
+                .map_err(|e| InfraError::Other(e.to_string()))?;
+            let pod = pods.iter().find(|p| {
+                p.name == workload
+                    || worker.and_then(|w| w.host.as_deref()) == Some(p.name.as_str())
+            });
+            if let Some(p) = pod {
+                return k
+                    .kill_pod(&p.name)
+                    .await
+                    .map_err(|e| InfraError::Other(e.to_string()));
+            }
+        }
+        if worker.is_none() {
             return Err(InfraError::Other(format!(
-                "no registered worker '{workload}'"
+                "no registered worker or pod '{workload}'"
             )));
         }
         self.coord

@@ -526,3 +526,84 @@ async fn remote_session_runs_the_agent_inside_tmux_in_its_pod() {
         .env_remove("TMUX")
         .output();
 }
+
+/// Stopping a worker that runs in a pod removes that pod through its Deployment (a stop
+/// message alone would only make Kubernetes restart the container); a worker elsewhere is
+/// asked to stop; a name that is neither is an error. Real Redis, fake API server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killing_a_worker_in_a_pod_removes_exactly_that_pod() {
+    use aimux_infra::coord::{AgentRecord, Coordinator};
+    use aimux_infra::provider::{InfraProvider, RedisK8sProvider};
+    let test = "killing_a_worker_in_a_pod_removes_exactly_that_pod";
+    let Some(redis) = common::RedisServer::start(test) else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let stub = write_stub(dir.path());
+    let fake = FakeK8s::start(HashMap::from([("aimux".to_string(), stub)]))
+        .await
+        .expect("fake api");
+    let k = K8s::with_client(fake.client().expect("client"), cfg("kill"));
+    k.scale_workers("codex", 3, Duration::from_secs(10))
+        .await
+        .expect("three pods");
+    let coord = Coordinator::connect(&redis.url(), "killtest")
+        .await
+        .expect("redis");
+    let worker = |id: &str, host: &str, location: &str| AgentRecord {
+        id: id.into(),
+        provider: Some("codex".into()),
+        host: Some(host.into()),
+        pid: Some(7),
+        status: Some("idle".into()),
+        current_task: None,
+        location: Some(location.into()),
+        registered_at: None,
+        heartbeat_at: None,
+        heartbeat_age_ms: None,
+    };
+    coord
+        .register(&worker("w-in-pod", "aimux-worker-codex-1", "k8s"))
+        .await
+        .expect("register");
+    coord
+        .register(&worker("w-laptop", "laptop", "local"))
+        .await
+        .expect("register");
+    let provider = RedisK8sProvider::new(coord.clone(), Some(k.clone()));
+
+    let msg = provider.kill("w-in-pod").await.expect("kill");
+    assert!(msg.contains("aimux-worker-codex-1"), "{msg}");
+    let names: Vec<String> = k
+        .agent_pods()
+        .await
+        .expect("pods")
+        .into_iter()
+        .map(|p| p.name)
+        .collect();
+    assert_eq!(names.len(), 2, "{names:?}");
+    assert!(
+        !names.contains(&"aimux-worker-codex-1".to_string()),
+        "{names:?}"
+    );
+    let dep = fake
+        .get("deployments", "kill", "aimux-worker-codex")
+        .expect("deployment");
+    assert_eq!(dep["spec"]["replicas"], 2);
+
+    // by pod name too
+    provider
+        .kill("aimux-worker-codex-0")
+        .await
+        .expect("kill pod");
+    assert_eq!(k.agent_pods().await.expect("pods").len(), 1);
+
+    // a worker outside the cluster gets a stop message in its inbox
+    let msg = provider.kill("w-laptop").await.expect("stop");
+    assert!(msg.contains("asked w-laptop to stop"), "{msg}");
+    let inbox = coord.peek_messages("w-laptop").await.expect("inbox");
+    assert!(inbox.iter().any(|m| m.kind == "stop"), "{inbox:?}");
+    assert_eq!(k.agent_pods().await.expect("pods").len(), 1);
+
+    assert!(provider.kill("nobody").await.is_err());
+}
