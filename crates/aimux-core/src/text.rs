@@ -25,7 +25,16 @@ pub fn one_line(s: &str, max: usize) -> String {
 /// A short, human summary of a tool call's input for LAST ACTION columns:
 /// the command for shells, the path for file tools, else compact JSON.
 pub fn summarize_tool_input(input: &str) -> String {
-    if let Ok(serde_json::Value::Object(map)) = serde_json::from_str::<serde_json::Value>(input) {
+    match serde_json::from_str::<serde_json::Value>(input) {
+        Ok(value) => summarize_tool_value(&value, input),
+        Err(_) => one_line(input, 80),
+    }
+}
+
+/// [`summarize_tool_input`] for an input already read as JSON (`value` is `input` parsed),
+/// so parsers that hold the value do not parse its text again.
+pub fn summarize_tool_value(value: &serde_json::Value, input: &str) -> String {
+    if let serde_json::Value::Object(map) = value {
         for key in [
             "command",
             "cmd",

@@ -30,7 +30,7 @@
 
 use super::{LineOutcome, RecordParser};
 use crate::model::{ParsedSession, Subagent, TailState, Timestamp, TokenUsage, ToolCall, Turn};
-use crate::text::{one_line, summarize_tool_input};
+use crate::text::{one_line, summarize_tool_input, summarize_tool_value};
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::ser::SerializeSeq;
 use serde::{Deserialize, Serialize, Serializer};
@@ -131,7 +131,7 @@ impl RecordParser for ClaudeParser {
         if line.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
             return LineOutcome::Malformed;
         }
-        let rec: Record<'_> = match serde_json::from_slice(line) {
+        let rec: Record<'_> = match super::from_line(line) {
             Ok(r) => r,
             Err(_) => return LineOutcome::Malformed,
         };
@@ -487,7 +487,10 @@ impl ClaudeParser {
                         used_tool = true;
                         let name = b.name.as_deref().unwrap_or("?").to_string();
                         let input = b.input.as_ref().map(|v| v.to_string()).unwrap_or_default();
-                        let summary = summarize_tool_input(&input);
+                        let summary = match &b.input {
+                            Some(value) => summarize_tool_value(value, &input),
+                            None => summarize_tool_input(&input),
+                        };
                         tail.last_action = Some(if summary.is_empty() {
                             name.clone()
                         } else {

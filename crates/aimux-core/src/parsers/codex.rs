@@ -183,7 +183,7 @@ pub struct CodexParser {
 impl RecordParser for CodexParser {
     fn handle_line(&mut self, line: &[u8]) -> LineOutcome {
         self.lines += 1;
-        let rec: Line<'_> = match serde_json::from_slice(line) {
+        let rec: Line<'_> = match super::from_line(line) {
             Ok(rec) => rec,
             Err(_) => return LineOutcome::Malformed,
         };

@@ -1694,7 +1694,7 @@ impl RecordParser for GeminiParser {
         if line.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
             return LineOutcome::Malformed;
         }
-        let Ok(mut raw) = serde_json::from_slice::<RawLine<'_>>(line) else {
+        let Ok(mut raw) = super::from_line::<RawLine<'_>>(line) else {
             return LineOutcome::Malformed;
         };
         if let Some(set) = raw.set.take() {

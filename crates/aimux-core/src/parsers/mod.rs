@@ -17,6 +17,17 @@ use serde::{Deserialize, Serialize};
 /// from the same bytes: the index then discards what it cached and parses again.
 pub const PARSER_VERSION: i64 = 2;
 
+/// Deserialises one JSON line. A line that is valid UTF-8 as a whole (nearly every line)
+/// is read as `&str`, so serde_json does not validate again each string it borrows; any
+/// other line is read as bytes. Both give the same result: serde_json checks UTF-8 only in
+/// the strings it reads, and those are valid when the whole line is.
+pub(crate) fn from_line<'a, T: Deserialize<'a>>(line: &'a [u8]) -> serde_json::Result<T> {
+    match std::str::from_utf8(line) {
+        Ok(text) => serde_json::from_str(text),
+        Err(_) => serde_json::from_slice(line),
+    }
+}
+
 /// What a parser made of one line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LineOutcome {
