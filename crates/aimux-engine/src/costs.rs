@@ -61,20 +61,38 @@ struct Acc {
     unpriced: BTreeSet<String>,
 }
 
+/// One model's usage in one session, with its price (`None`: the model is unpriced).
+struct Usage<'a> {
+    provider: &'a str,
+    session: &'a str,
+    model: &'a str,
+    tokens: TokenUsage,
+    cost: Option<f64>,
+}
+
 impl Acc {
-    fn add(&mut self, prices: &PriceTable, provider: &str, session: &str, usage: &ModelUsage) {
+    fn add(&mut self, usage: &Usage<'_>) {
         if usage.tokens.is_zero() {
             return;
         }
-        self.providers.insert(provider.to_string());
-        self.models.insert(usage.model.clone());
-        self.sessions.insert(session.to_string());
+        // Look before inserting: most keys are already there, and inserting allocates.
+        if !self.providers.contains(usage.provider) {
+            self.providers.insert(usage.provider.to_string());
+        }
+        if !self.models.contains(usage.model) {
+            self.models.insert(usage.model.to_string());
+        }
+        if !self.sessions.contains(usage.session) {
+            self.sessions.insert(usage.session.to_string());
+        }
         self.tokens += usage.tokens;
-        match prices.cost(&usage.model, &usage.tokens) {
+        match usage.cost {
             Some(c) => self.cost += c,
             None => {
                 self.unpriced_tokens += usage.tokens;
-                self.unpriced.insert(usage.model.clone());
+                if !self.unpriced.contains(usage.model) {
+                    self.unpriced.insert(usage.model.to_string());
+                }
             }
         }
     }
@@ -102,35 +120,51 @@ pub fn cost_report(
 ) -> Result<CostReport, IndexError> {
     let mut groups: BTreeMap<String, Acc> = BTreeMap::new();
     let mut total = Acc::default();
-    let mut add = |key: String, provider: &str, session: &str, usage: &ModelUsage| {
-        groups
-            .entry(key)
-            .or_default()
-            .add(prices, provider, session, usage);
-        total.add(prices, provider, session, usage);
+    let mut add = |key: &str, usage: Usage<'_>| {
+        match groups.get_mut(key) {
+            Some(acc) => acc.add(&usage),
+            None => groups.entry(key.to_string()).or_default().add(&usage),
+        }
+        total.add(&usage);
     };
     if by == GroupBy::Day {
         if let Some(index) = index {
             for (day, provider, session, usage) in daily_usage(sessions, index)? {
-                add(day, &provider, &session, &usage);
+                add(
+                    &day,
+                    Usage {
+                        provider: &provider,
+                        session: &session,
+                        model: &usage.model,
+                        tokens: usage.tokens,
+                        cost: prices.cost(&usage.model, &usage.tokens),
+                    },
+                );
             }
         }
     } else {
         for s in sessions {
             let session = format!("{}:{}", s.provider, s.id);
             for m in &s.models {
-                let usage = ModelUsage {
-                    model: m.model.clone(),
-                    tokens: m.tokens,
-                };
                 let key = match by {
-                    GroupBy::Project => s.project.clone().unwrap_or_else(|| "(unknown)".into()),
-                    GroupBy::Provider => s.provider.to_string(),
-                    GroupBy::Model => m.model.clone(),
-                    GroupBy::Session => s.id.clone(),
-                    GroupBy::Day => unreachable_day(),
+                    GroupBy::Project => s.project.as_deref().unwrap_or("(unknown)"),
+                    GroupBy::Provider => s.provider.as_str(),
+                    GroupBy::Model => m.model.as_str(),
+                    GroupBy::Session => s.id.as_str(),
+                    GroupBy::Day => UNKNOWN_DAY,
                 };
-                add(key, s.provider.as_str(), &session, &usage);
+                // Sessions come priced (`catalog::price_models`): the same table, the
+                // same numbers, not looked up again.
+                add(
+                    key,
+                    Usage {
+                        provider: s.provider.as_str(),
+                        session: &session,
+                        model: &m.model,
+                        tokens: m.tokens,
+                        cost: m.cost_usd,
+                    },
+                );
             }
         }
     }
@@ -148,9 +182,7 @@ pub fn cost_report(
     })
 }
 
-fn unreachable_day() -> String {
-    "(unknown)".into()
-}
+const UNKNOWN_DAY: &str = "(unknown)";
 
 /// (day, provider, session key, usage) for every distinct turn of the given sessions.
 fn daily_usage(

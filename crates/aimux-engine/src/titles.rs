@@ -311,6 +311,8 @@ pub fn fallback_title(project: Option<&str>, first_prompt: Option<&str>) -> Stri
 /// Fills `title` and `title_source` of every row: the agent's own title, else the
 /// cached model title, else the fallback.
 pub fn apply_titles(rows: &mut [SessionRow], cache: &TitleCache, index: &Index) {
+    // Read once, when the first session needs a fallback.
+    let mut first_prompts: Option<HashMap<String, (i64, String)>> = None;
     for row in rows.iter_mut() {
         if row.title.as_deref().is_some_and(|t| !t.trim().is_empty()) {
             row.title_source = Some(TitleSource::Agent);
@@ -321,13 +323,29 @@ pub fn apply_titles(rows: &mut [SessionRow], cache: &TitleCache, index: &Index) 
             row.title_source = Some(TitleSource::Llm);
             continue;
         }
-        let first = opening_prompts(index, &row.files, 1);
+        let prompts =
+            first_prompts.get_or_insert_with(|| index.first_prompts().unwrap_or_default());
         row.title = Some(fallback_title(
             row.project.as_deref(),
-            first.first().map(String::as_str),
+            first_prompt_of(prompts, &row.files),
         ));
         row.title_source = Some(TitleSource::Fallback);
     }
+}
+
+/// The first prompt of the largest of `files` that has one (the main transcript; other
+/// files of a conversation repeat it), as [`Index::opening_prompts`] chooses.
+fn first_prompt_of<'p>(
+    prompts: &'p HashMap<String, (i64, String)>,
+    files: &[String],
+) -> Option<&'p str> {
+    let mut best: Option<&(i64, String)> = None;
+    for candidate in files.iter().filter_map(|f| prompts.get(f)) {
+        if best.is_none_or(|(size, _)| candidate.0 > *size) {
+            best = Some(candidate);
+        }
+    }
+    best.map(|(_, prompt)| prompt.as_str())
 }
 
 /// What a title run did.
