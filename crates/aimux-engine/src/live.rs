@@ -73,6 +73,11 @@ impl LiveEngine {
         }
     }
 
+    /// The OTLP receiver's store, when one feeds this engine.
+    pub fn telemetry(&self) -> Option<&std::sync::Arc<crate::otlp::store::TelemetryStore>> {
+        self.telemetry.as_ref()
+    }
+
     /// Merges telemetry from the OTLP receiver into agent rows.
     pub fn set_telemetry(&mut self, store: std::sync::Arc<crate::otlp::store::TelemetryStore>) {
         self.telemetry = Some(store);

@@ -53,6 +53,18 @@ pub struct Trace {
 
 /// Reads the session's files and builds its trace.
 pub fn trace(row: &SessionRow, prices: &PriceTable, annotations: &SessionAnnotations) -> Trace {
+    trace_with_telemetry(row, prices, annotations, None)
+}
+
+/// [`trace`] with the OTLP telemetry of a live session merged in
+/// ([`crate::otlp::merge::merge_telemetry`]): turns the file has not caught up with yet,
+/// their tokens, and tool timings the file lacks.
+pub fn trace_with_telemetry(
+    row: &SessionRow,
+    prices: &PriceTable,
+    annotations: &SessionAnnotations,
+    telemetry: Option<&crate::otlp::store::TelemetrySession>,
+) -> Trace {
     let mut warnings = Vec::new();
     let mut parsed = Vec::new();
     for path in &row.files {
@@ -85,6 +97,10 @@ pub fn trace(row: &SessionRow, prices: &PriceTable, annotations: &SessionAnnotat
         }
     }
     let merged = merge_sessions(parsed);
+    let merged = match telemetry {
+        Some(t) => crate::otlp::merge::merge_telemetry(Some(&merged), t),
+        None => merged,
+    };
     let mut turns: Vec<TraceTurn> = merged
         .turns
         .iter()

@@ -399,3 +399,48 @@ fn live_totals_add_only_turns_the_file_lacks_and_use_reported_cost() {
     let (t, n, _) = merge_totals_priced(TokenUsage::default(), 0, None, &tel, &prices);
     assert_eq!((t.input, n), (150, 2));
 }
+
+#[test]
+fn a_live_trace_shows_the_turns_telemetry_has_before_the_file() {
+    // a real fixture session file, and telemetry for one more turn an hour after its end
+    let r = row("S");
+    let annotations = aimux_engine::annotations::SessionAnnotations::default();
+    let from_file = aimux_engine::trace::trace(&r, &PriceTable::bundled(), &annotations);
+    assert!(!from_file.turns.is_empty(), "the fixture has turns");
+    let last = from_file
+        .turns
+        .iter()
+        .filter_map(|t| t.started_at.as_deref())
+        .max()
+        .map(ts)
+        .expect("turn times");
+    let later = (last + chrono::Duration::hours(1)).to_rfc3339();
+    let store = claude_store(json!({"resourceLogs": [{
+        "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "claude-code"}}]},
+        "scopeLogs": [{"logRecords": [
+            ev("user_prompt", &later, "p9", json!({"prompt": {"stringValue": "not in the file yet"}})),
+            ev("api_request", &later, "p9", json!({"input_tokens": {"intValue": 321}, "output_tokens": {"intValue": 12}, "model": {"stringValue": "claude-opus-4-8"}, "request_id": {"stringValue": "r9"}})),
+        ]}]
+    }]}));
+    let tel = store
+        .session(Provider::Claude, "S")
+        .expect("telemetry session");
+    let live = aimux_engine::trace::trace_with_telemetry(
+        &r,
+        &PriceTable::bundled(),
+        &annotations,
+        Some(&tel),
+    );
+    assert_eq!(live.turns.len(), from_file.turns.len() + 1);
+    let added = live.turns.last().expect("turn");
+    assert_eq!(added.user, "not in the file yet");
+    assert_eq!(added.tokens.input, 321);
+    assert_eq!(usize::try_from(added.number).expect("n"), live.turns.len());
+    // the file's turns are untouched
+    for (a, b) in from_file.turns.iter().zip(&live.turns) {
+        assert_eq!(
+            (a.id.as_str(), a.user.as_str()),
+            (b.id.as_str(), b.user.as_str())
+        );
+    }
+}

@@ -359,7 +359,17 @@ impl Backend for EngineBackend {
     fn trace(&mut self, session_id: &str) -> Result<Trace> {
         let rows = self.all_sessions()?;
         let row = catalog::find_session(&rows, session_id).map_err(anyhow::Error::msg)?;
-        Ok(trace(row, &self.prices, &self.annotations.load(&row.id)))
+        // a live session's telemetry: turns and tokens before its file catches up
+        let telemetry = self
+            .live
+            .telemetry()
+            .and_then(|store| store.session(row.provider, &row.id));
+        Ok(aimux_engine::trace::trace_with_telemetry(
+            row,
+            &self.prices,
+            &self.annotations.load(&row.id),
+            telemetry.as_ref(),
+        ))
     }
 
     fn annotate(
