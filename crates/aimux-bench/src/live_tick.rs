@@ -20,6 +20,8 @@ use std::collections::HashMap;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 pub struct LiveTickConfig {
@@ -65,6 +67,11 @@ pub struct LiveTickResult {
     /// CPU of one naive tick: read and parse every session file (history + live).
     pub naive_tick_cpu_s: f64,
     pub naive_tick_wall_s: f64,
+    /// serve's CPU seconds in each second of the window (where its cost goes: the
+    /// steady ticks vs the periodic full re-list).
+    pub cpu_per_second: Vec<f64>,
+    /// serve's `rchar` growth in each second of the window.
+    pub read_per_second: Vec<u64>,
 }
 
 impl LiveTickResult {
@@ -74,6 +81,14 @@ impl LiveTickResult {
 
     pub fn ticks(&self) -> f64 {
         self.window_s / self.interval_s.max(1e-9)
+    }
+
+    /// (median, busiest) second of serve's CPU in the window, in seconds.
+    pub fn cpu_seconds_spread(&self) -> (f64, f64) {
+        let mut v = self.cpu_per_second.clone();
+        v.sort_by(f64::total_cmp);
+        let median = v.get(v.len().saturating_sub(1) / 2).copied().unwrap_or(0.0);
+        (median, v.last().copied().unwrap_or(0.0))
     }
 
     /// The naive loop's CPU over the same window, over serve's.
@@ -152,12 +167,19 @@ fn measure(
     let pid = serve.pid();
     let cpu0 = procstat::cpu_seconds(pid).map_err(|e| e.to_string())?;
     let read0 = procstat::bytes_read(pid).map_err(|e| e.to_string())?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let sampler = {
+        let stop = stop.clone();
+        std::thread::spawn(move || per_second(pid, &stop))
+    };
     let began = Instant::now();
     let appended = writers
         .append_for(cfg.window, cfg.rate_per_agent * cfg.agents as u64)
         .map_err(|e| format!("appending: {e}"))?;
     let window_s = began.elapsed().as_secs_f64();
     let cpu1 = procstat::cpu_seconds(pid).map_err(|e| e.to_string())?;
+    stop.store(true, Ordering::Relaxed);
+    let (cpu_per_second, read_per_second) = sampler.join().unwrap_or_default();
     let before_flush = writers.report.bytes;
     writers.flush().map_err(|e| format!("appending: {e}"))?;
     let completion_bytes = writers.report.bytes - before_flush;
@@ -202,8 +224,38 @@ fn measure(
         foreign_agents,
         naive_tick_cpu_s,
         naive_tick_wall_s,
+        cpu_per_second,
+        read_per_second,
         ..LiveTickResult::default()
     })
+}
+
+/// Samples `pid`'s CPU time and `rchar` every second until `stop`; returns the growth
+/// of each in each second.
+fn per_second(pid: u32, stop: &AtomicBool) -> (Vec<f64>, Vec<u64>) {
+    let (mut cpu, mut read) = (Vec::new(), Vec::new());
+    let sample = || {
+        Some((
+            procstat::cpu_seconds(pid).ok()?,
+            procstat::bytes_read(pid).ok()?,
+        ))
+    };
+    let Some(mut last) = sample() else {
+        return (cpu, read);
+    };
+    let mut next = Instant::now() + Duration::from_secs(1);
+    while !stop.load(Ordering::Relaxed) {
+        if Instant::now() < next {
+            std::thread::sleep(Duration::from_millis(20));
+            continue;
+        }
+        next += Duration::from_secs(1);
+        let Some(now) = sample() else { break };
+        cpu.push(now.0 - last.0);
+        read.push(now.1.saturating_sub(last.1));
+        last = now;
+    }
+    (cpu, read)
 }
 
 fn total(t: &Tokens) -> u64 {

@@ -52,6 +52,7 @@ pub fn bench_live_tick(ctx: &mut Ctx) -> Result<Vec<Outcome>, String> {
         if quick { " (quick: 10 s window)" } else { "" }
     );
     let naive_total = r.naive_tick_cpu_s * r.ticks();
+    let (median, busiest) = r.cpu_seconds_spread();
     Ok(vec![
         Outcome::Measured {
             name: "live tick: aimux serve CPU",
@@ -65,7 +66,13 @@ pub fn bench_live_tick(ctx: &mut Ctx) -> Result<Vec<Outcome>, String> {
                 secs(r.window_s)
             ),
             target_shown: "<= 2%",
-            detail: setup,
+            detail: format!(
+                "{setup}; per second of the window: median {:.0} ms cpu, busiest {:.0} ms, \
+                 most read in one second {:.1} MiB",
+                median * 1000.0,
+                busiest * 1000.0,
+                r.read_per_second.iter().max().copied().unwrap_or(0) as f64 / 1048576.0
+            ),
         },
         Outcome::Measured {
             name: "live tick vs naive re-read",
