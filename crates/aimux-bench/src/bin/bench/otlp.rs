@@ -42,6 +42,7 @@ fn run_aimux(ctx: &Ctx, template: &Arc<BatchTemplate>, requests: u64) -> Result<
     let debug = get_json(serve.addr, "/debug").map_err(|e| format!("/debug: {e}"))?;
     drop(serve);
     let _ = fs::remove_dir_all(&state);
+    let _ = fs::remove_dir_all(&home);
     if let Some(why) = &load.first_failure {
         return Err(format!(
             "{} of {} requests to aimux failed, first: {why}",
