@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-const SCHEMA_VERSION: i64 = 4;
+const SCHEMA_VERSION: i64 = 5;
 
 /// Texts longer than this are cut in the persisted resume state (the search index,
 /// fed before persistence, keeps them whole).
@@ -153,9 +153,11 @@ impl Index {
         self.conn
             .execute_batch(
                 // A cache that is rebuilt when lost: no fsync (`synchronous=OFF`). Reads go
-                // through a memory map instead of a read call per page.
+                // through a memory map instead of one read call per page (a warm run reads
+                // the whole `files` table twice); its pages count in RSS but are the page
+                // cache's, not the process's own memory.
                 "PRAGMA journal_mode=WAL; PRAGMA synchronous=OFF; PRAGMA busy_timeout=5000;
-                 PRAGMA mmap_size=1073741824; PRAGMA cache_size=-32768;",
+                 PRAGMA mmap_size=268435456; PRAGMA cache_size=-32768;",
             )
             .map_err(|e| self.err(e))?;
         let version: i64 = self
@@ -184,7 +186,10 @@ impl Index {
                        searchable INTEGER NOT NULL DEFAULT 0,
                        -- Opening prompts (JSON list), for titles; apart from `summary` so
                        -- listing sessions does not parse them.
-                       prompts TEXT NOT NULL DEFAULT '[]'
+                       prompts TEXT NOT NULL DEFAULT '[]',
+                       -- The first of `prompts` (NULL when none): fallback titles of every
+                       -- session are read in one query without parsing JSON.
+                       first_prompt TEXT
                      );
                      -- Resume states live apart: a scan of `files` must not page through
                      -- their blobs (SQLite reads overflow pages of earlier columns).
@@ -283,12 +288,13 @@ impl Index {
     ) -> rusqlite::Result<()> {
         let summary = &prepared.summary;
         let file_id: i64 = tx.prepare_cached(
-            "INSERT INTO files (path, provider, size, mtime_ns, inode, offset, session_id, summary, searchable, prompts)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+            "INSERT INTO files (path, provider, size, mtime_ns, inode, offset, session_id, summary, searchable, prompts, first_prompt)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
              ON CONFLICT(path) DO UPDATE SET provider=excluded.provider, size=excluded.size,
                mtime_ns=excluded.mtime_ns, inode=excluded.inode, offset=excluded.offset,
                session_id=excluded.session_id, summary=excluded.summary,
-               searchable=excluded.searchable, prompts=excluded.prompts
+               searchable=excluded.searchable, prompts=excluded.prompts,
+               first_prompt=excluded.first_prompt
              RETURNING id",
         )?
         .query_row(
@@ -302,7 +308,8 @@ impl Index {
                 summary.session_id,
                 prepared.summary_json,
                 searchable,
-                serde_json::to_string(&summary.opening_prompts).unwrap_or_else(|_| "[]".into())
+                serde_json::to_string(&summary.opening_prompts).unwrap_or_else(|_| "[]".into()),
+                summary.opening_prompts.first()
             ],
             |r| r.get(0),
         )?;
@@ -433,7 +440,7 @@ impl Index {
         let mut stmt = self
             .conn
             .prepare_cached(
-                "SELECT path, size, json_extract(prompts, '$[0]') FROM files WHERE prompts <> '[]'",
+                "SELECT path, size, first_prompt FROM files WHERE first_prompt IS NOT NULL",
             )
             .map_err(|e| self.err(e))?;
         let rows = stmt
