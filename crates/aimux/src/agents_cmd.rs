@@ -2,7 +2,7 @@
 
 use crate::cli::AgentsArgs;
 use crate::commands::Context;
-use crate::remote_cmd::RemoteFeed;
+use crate::remote_feed::RemoteFeed;
 use crate::table;
 use aimux_engine::agents::{AgentRow, AgentsSnapshot};
 use aimux_engine::live::LiveEngine;

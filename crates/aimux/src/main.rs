@@ -10,6 +10,7 @@ mod history_cmd;
 mod infra_cmd;
 mod otel_cmd;
 mod remote_cmd;
+mod remote_feed;
 mod table;
 mod tui_backend;
 

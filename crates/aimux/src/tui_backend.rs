@@ -31,7 +31,7 @@ pub struct EngineBackend {
     /// The background title job has been started (once per dashboard run).
     titles_started: bool,
     /// Agents in pods, when a cluster is configured.
-    remote: Option<crate::remote_cmd::RemoteFeed>,
+    remote: Option<crate::remote_feed::RemoteFeed>,
 }
 
 impl EngineBackend {
@@ -52,7 +52,8 @@ impl EngineBackend {
             live.set_telemetry(store);
             receiver
         });
-        let remote = crate::remote_cmd::RemoteFeed::start(&dirs, std::time::Duration::from_secs(5));
+        let remote =
+            crate::remote_feed::RemoteFeed::start(&dirs, std::time::Duration::from_secs(5));
         EngineBackend {
             receiver,
             annotations: AnnotationStore::new(dirs.evaluations_dir()),
