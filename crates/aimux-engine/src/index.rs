@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-const SCHEMA_VERSION: i64 = 5;
+const SCHEMA_VERSION: i64 = 6;
 
 /// Texts longer than this are cut in the persisted resume state (the search index,
 /// fed before persistence, keeps them whole).
@@ -198,6 +198,9 @@ impl Index {
                        state BLOB NOT NULL
                      );
                      CREATE INDEX files_session ON files(session_id);
+                     -- Covers the change-detection scan of every run (`cached_files`),
+                     -- which then reads a few pages instead of every row's summary.
+                     CREATE INDEX files_identity ON files(path, size, mtime_ns, inode, offset, searchable);
                      CREATE TABLE turns (
                        file_id INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE,
                        seq INTEGER NOT NULL,
@@ -599,23 +602,53 @@ pub fn state_update(parser: &SessionFileParser, persist: Persist, recent: bool) 
 /// serialised form so it needs no knowledge of each parser's internals; ids and other
 /// short strings are never touched.
 fn persisted_state(parser: &SessionFileParser) -> Vec<u8> {
-    const MAX_TEXT: usize = PERSISTED_MAX_TEXT;
-    fn cut(v: &mut serde_json::Value) {
-        match v {
-            serde_json::Value::String(s) if s.len() > MAX_TEXT => {
-                *s = aimux_core::text::truncate(s, MAX_TEXT);
-            }
-            serde_json::Value::Array(items) => items.iter_mut().for_each(cut),
-            serde_json::Value::Object(map) => map.values_mut().for_each(cut),
-            _ => {}
-        }
-    }
-    match serde_json::to_value(parser) {
-        Ok(mut v) => {
-            cut(&mut v);
-            serde_json::to_vec(&v).unwrap_or_default()
-        }
+    match serde_json::to_vec(parser) {
+        Ok(json) => cut_long_strings(json, PERSISTED_MAX_TEXT),
         Err(_) => Vec::new(),
+    }
+}
+
+/// Compact JSON with every string value (not object key) longer than `max` bytes
+/// unescaped replaced by its cut form. Works on the bytes, so a state is serialised once
+/// instead of being built as a `serde_json::Value` tree first: in compact JSON a `"`
+/// outside a string always opens one, and a string followed by `:` is a key.
+fn cut_long_strings(json: Vec<u8>, max: usize) -> Vec<u8> {
+    let mut out: Option<Vec<u8>> = None;
+    let mut copied = 0;
+    let mut at = 0;
+    while let Some(open) = json[at..].iter().position(|&b| b == b'"').map(|p| at + p) {
+        let mut end = open + 1;
+        loop {
+            match json[end..].iter().position(|&b| b == b'"' || b == b'\\') {
+                Some(p) if json[end + p] == b'\\' => end += p + 2,
+                Some(p) => {
+                    end += p + 1;
+                    break;
+                }
+                None => return json, // not JSON from serde_json; keep it as it is
+            }
+        }
+        // Escaped length bounds the unescaped one, so short strings are never decoded.
+        let long = end - open - 2 > max && json.get(end) != Some(&b':');
+        if long
+            && let Ok(text) = serde_json::from_slice::<String>(&json[open..end])
+            && text.len() > max
+        {
+            let out = out.get_or_insert_with(|| Vec::with_capacity(json.len() / 2));
+            out.extend_from_slice(&json[copied..open]);
+            if serde_json::to_writer(&mut *out, &aimux_core::text::truncate(&text, max)).is_err() {
+                return json;
+            }
+            copied = end;
+        }
+        at = end;
+    }
+    match out {
+        Some(mut out) => {
+            out.extend_from_slice(&json[copied..]);
+            out
+        }
+        None => json,
     }
 }
 
@@ -650,5 +683,73 @@ pub fn summarize(path: &str, parser: &SessionFileParser, size: u64) -> FileSumma
             .take(OPENING_PROMPTS)
             .map(|t| aimux_core::text::truncate(&t.user, OPENING_PROMPT_BYTES))
             .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The cut as a `serde_json::Value` walk: what `cut_long_strings` must agree with.
+    fn cut_by_value(v: &mut serde_json::Value, max: usize) {
+        match v {
+            serde_json::Value::String(s) if s.len() > max => {
+                *s = aimux_core::text::truncate(s, max);
+            }
+            serde_json::Value::Array(items) => items.iter_mut().for_each(|i| cut_by_value(i, max)),
+            serde_json::Value::Object(map) => map.values_mut().for_each(|i| cut_by_value(i, max)),
+            _ => {}
+        }
+    }
+
+    #[test]
+    fn long_string_values_are_cut_and_keys_and_short_strings_kept() {
+        let long_key = "k".repeat(40);
+        let doc = serde_json::json!({
+            "short": "abc",
+            "long": "é\"\\\n".repeat(20),
+            "exact": "x".repeat(10),
+            "nested": [{"deep": "y".repeat(50), "n": 1.5}, "z\\".repeat(6), null, true],
+            long_key.clone(): "escaped \\\" but short",
+        });
+        let json = serde_json::to_vec(&doc).expect("serialisable");
+        let cut: serde_json::Value =
+            serde_json::from_slice(&cut_long_strings(json.clone(), 10)).expect("cut JSON parses");
+        let mut expected = doc.clone();
+        cut_by_value(&mut expected, 10);
+        assert_eq!(cut, expected);
+        assert!(cut.get(&long_key).is_some(), "a key is never cut");
+        assert_eq!(cut["exact"], "x".repeat(10));
+        assert_ne!(cut["long"], doc["long"]);
+        // Nothing to cut: the same bytes back.
+        assert_eq!(cut_long_strings(json.clone(), 1000), json);
+    }
+
+    #[test]
+    fn a_parsed_session_state_matches_the_value_cut() {
+        let mut parser = SessionFileParser::new(Provider::Claude);
+        let big = "output line\n".repeat(5000);
+        let lines = [
+            serde_json::json!({"type": "user", "uuid": "u1", "sessionId": "s", "timestamp": "2026-01-01T00:00:00Z",
+                "message": {"role": "user", "content": format!("please {big}")}}),
+            serde_json::json!({"type": "assistant", "uuid": "a1", "parentUuid": "u1", "timestamp": "2026-01-01T00:00:01Z",
+                "message": {"id": "m1", "role": "assistant", "model": "claude-sonnet-4-6",
+                  "content": [{"type": "tool_use", "id": "t1", "name": "Bash", "input": {"command": big}}],
+                  "usage": {"input_tokens": 1, "output_tokens": 2}}}),
+            serde_json::json!({"type": "user", "uuid": "u2", "parentUuid": "a1", "timestamp": "2026-01-01T00:00:02Z",
+                "message": {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t1", "content": big}]}}),
+        ];
+        let mut bytes = Vec::new();
+        for l in &lines {
+            bytes.extend_from_slice(serde_json::to_string(l).expect("serialisable").as_bytes());
+            bytes.push(b'\n');
+        }
+        parser.feed(&bytes);
+        let mut expected = serde_json::to_value(&parser).expect("serialisable");
+        cut_by_value(&mut expected, PERSISTED_MAX_TEXT);
+        let state: serde_json::Value =
+            serde_json::from_slice(&persisted_state(&parser)).expect("state parses");
+        assert_eq!(state, expected);
+        assert!(state.to_string().len() < big.len(), "long texts were cut");
     }
 }
