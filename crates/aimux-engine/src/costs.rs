@@ -194,7 +194,7 @@ fn daily_usage(
         .flat_map(|s| s.files.iter().map(String::as_str))
         .collect();
     let mut file_session = BTreeMap::new();
-    let mut ids = Vec::new();
+    let mut files = Vec::new();
     for (id, summary) in index.summaries()? {
         if wanted.contains(summary.path.as_str()) {
             let key = format!(
@@ -206,9 +206,14 @@ fn daily_usage(
                     .unwrap_or_else(|| summary.path.clone())
             );
             file_session.insert(id, (summary.provider.to_string(), key));
-            ids.push(id);
+            files.push((summary.path, id));
         }
     }
+    // Turns are added up in path order, not row-id order (the order a parallel scan
+    // happened to store files in), so the floating-point sums, and the printed costs,
+    // are the same on every run.
+    files.sort_unstable();
+    let ids: Vec<i64> = files.into_iter().map(|(_, id)| id).collect();
     let mut seen = HashSet::new();
     let mut out = Vec::new();
     for row in index.turns_of(&ids)? {
