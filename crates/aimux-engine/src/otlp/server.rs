@@ -139,6 +139,7 @@ impl Receiver {
             source,
         })?;
         let addr = listener.local_addr().unwrap_or(cfg.listen);
+        share_one_malloc_arena();
         let shared = Arc::new(Shared {
             cfg,
             store,
@@ -590,12 +591,17 @@ fn handle(shared: &Shared, req: &Request, body: Vec<u8>) -> (u16, &'static str, 
         record(shared, req, None, size, 415, Some(msg.clone()));
         return (415, "text/plain", msg.into_bytes());
     };
+    let _body = shared.store.hold(body.capacity());
     let decoded = decode::decompress(body, req.header("content-encoding"), shared.cfg.max_body);
+    let decompressed = decoded.as_ref().map_or(0, |b| b.capacity());
+    let _decompressed = (decompressed != size).then(|| shared.store.hold(decompressed));
     let result = decoded.and_then(|b| -> Result<(Ingest, Vec<u8>), DecodeError> {
         Ok(match signal {
             "/v1/logs" => {
-                let m = decode::decode_logs(&b, enc)?;
-                let i = shared.store.ingest_logs(&m);
+                let i = match enc {
+                    Encoding::Protobuf => shared.store.ingest_logs_protobuf(&b)?,
+                    Encoding::Json => shared.store.ingest_logs(&decode::decode_logs(&b, enc)?),
+                };
                 let resp = ExportLogsServiceResponse {
                     partial_success: (i.rejected > 0).then(|| ExportLogsPartialSuccess {
                         rejected_log_records: i.rejected as i64,
@@ -697,12 +703,44 @@ fn debug_json(shared: &Shared, events: bool) -> serde_json::Value {
         "memory_budget_bytes": store.config().budget_bytes,
         "evicted_conversations": store.evicted(),
         "prompt_logging": store.config().log_prompts,
+        "allocator": allocator_stats(),
         "last_requests": st.last,
     });
     if events && let Some(m) = doc.as_object_mut() {
         m.insert("events".into(), store.events_json());
     }
     doc
+}
+
+/// The C allocator's view of the heap: what is in use and what it holds free (the
+/// difference between the store's estimate and the process's RSS shows up here).
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn allocator_stats() -> serde_json::Value {
+    // SAFETY: mallinfo2 only reads the allocator's counters.
+    let m = unsafe { libc::mallinfo2() };
+    serde_json::json!({
+        "heap_bytes": m.arena,
+        "mmap_bytes": m.hblkhd,
+        "in_use_bytes": m.uordblks,
+        "free_bytes": m.fordblks,
+        "releasable_bytes": m.keepcost,
+    })
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn allocator_stats() -> serde_json::Value {
+    serde_json::Value::Null
+}
+
+/// glibc gives each thread that meets contention its own arena; freed telemetry then stays
+/// resident in the arena of whichever connection thread stored it. One arena lets every
+/// thread reuse it (the store takes one lock per request anyway).
+fn share_one_malloc_arena() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only changes an allocator setting.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 1);
+    }
 }
 
 static STOP: AtomicBool = AtomicBool::new(false);

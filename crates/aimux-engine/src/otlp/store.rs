@@ -10,7 +10,7 @@
 //! * Gemini CLI logs (`gemini_cli.user_prompt`, `gemini_cli.api_response`,
 //!   `gemini_cli.tool_call`), metrics and spans, keyed by `session.id`.
 
-use super::decode::{attr_map, value_text};
+use super::decode::{Attr, LogBatch, Value, attr, attr_map, decode_log_batch};
 use super::proto::collector::logs::v1::ExportLogsServiceRequest;
 use super::proto::collector::metrics::v1::ExportMetricsServiceRequest;
 use super::proto::collector::trace::v1::ExportTraceServiceRequest;
@@ -18,8 +18,11 @@ use super::proto::metrics::v1::{metric, number_data_point};
 use aimux_core::{ModelUsage, ParsedSession, Provider, Timestamp, TokenUsage, ToolCall, Turn};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::mem::size_of;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Attributes that carry prompt/response/tool content: stored only when prompt logging is on.
 const CONTENT_KEYS: &[&str] = &[
@@ -57,13 +60,178 @@ impl Default for TelemetryConfig {
     }
 }
 
-/// One received log record, span or data point, as text.
-#[derive(Debug, Clone, Serialize)]
+/// Bytes glibc's malloc takes for a block of `n` bytes: a header, rounded to 16, 32 at
+/// least. Sizes are counted this way so the budget bounds what the process really holds.
+fn heap(n: usize) -> usize {
+    if n == 0 {
+        0
+    } else {
+        ((n + 8 + 15) & !15).max(32)
+    }
+}
+
+/// Bytes of a hash table holding `capacity` entries of `entry` bytes (hashbrown: a
+/// power-of-two bucket count at 7/8 load, one control byte per bucket plus a group).
+fn table_heap(capacity: usize, entry: usize) -> usize {
+    if capacity == 0 {
+        return 0;
+    }
+    let buckets = if capacity < 8 {
+        (capacity + 1).next_power_of_two()
+    } else {
+        (capacity * 8 / 7).next_power_of_two()
+    };
+    heap(buckets * (entry + 1) + 16)
+}
+
+/// One received log record, span or data point, as text. Stored compactly (one block per
+/// event): the name, then each attribute's key and value, sorted by key.
+#[derive(Debug, Clone)]
 pub struct TelEvent {
-    pub kind: &'static str,
-    pub name: String,
-    pub time: Option<String>,
-    pub attributes: BTreeMap<String, String>,
+    kind: &'static str,
+    time: Option<Timestamp>,
+    /// Strings, each as a little-endian u32 length and its bytes.
+    data: Box<[u8]>,
+}
+
+/// Builds [`TelEvent`]s, reusing its buffers from one event to the next.
+#[derive(Default)]
+struct EventWriter {
+    data: Vec<u8>,
+    text: String,
+    order: Vec<usize>,
+}
+
+impl EventWriter {
+    fn push(&mut self, s: &str) {
+        let len = u32::try_from(s.len()).unwrap_or(u32::MAX);
+        self.data.extend_from_slice(&len.to_le_bytes());
+        self.data
+            .extend_from_slice(s.as_bytes().get(..len as usize).unwrap_or_default());
+    }
+
+    fn push_value(&mut self, v: &Value<'_>) {
+        if let Value::Str(s) = v {
+            return self.push(s);
+        }
+        let mut text = std::mem::take(&mut self.text);
+        text.clear();
+        v.write_text(&mut text);
+        self.push(&text);
+        self.text = text;
+    }
+
+    fn finish(&mut self, kind: &'static str, time: Option<Timestamp>) -> TelEvent {
+        let e = TelEvent {
+            kind,
+            time,
+            data: self.data.as_slice().into(),
+        };
+        self.data.clear();
+        e
+    }
+
+    /// An event of already sorted, unique attributes.
+    fn map_event(
+        &mut self,
+        kind: &'static str,
+        name: &str,
+        time: Option<Timestamp>,
+        attrs: &BTreeMap<String, String>,
+    ) -> TelEvent {
+        self.push(name);
+        for (k, v) in attrs {
+            self.push(k);
+            self.push(v);
+        }
+        self.finish(kind, time)
+    }
+
+    /// A log record's event: its attributes as a map would hold them (sorted by key, the
+    /// last of equal keys), without content attributes unless prompt logging is on.
+    fn record_event(
+        &mut self,
+        name: &str,
+        time: Option<Timestamp>,
+        attrs: &[Attr<'_>],
+        log_prompts: bool,
+    ) -> TelEvent {
+        let mut order = std::mem::take(&mut self.order);
+        order.clear();
+        order.extend(
+            (0..attrs.len()).filter(|&i| log_prompts || !CONTENT_KEYS.contains(&attrs[i].key)),
+        );
+        order.sort_by(|&i, &j| attrs[i].key.cmp(attrs[j].key));
+        self.push(name);
+        for (n, &i) in order.iter().enumerate() {
+            let next_same = order
+                .get(n + 1)
+                .is_some_and(|&j| attrs[j].key == attrs[i].key);
+            if !next_same {
+                self.push(attrs[i].key);
+                self.push_value(&attrs[i].value);
+            }
+        }
+        self.order = order;
+        self.finish("log", time)
+    }
+}
+
+impl TelEvent {
+    fn strings(&self) -> impl Iterator<Item = &str> {
+        let mut rest: &[u8] = &self.data;
+        std::iter::from_fn(move || {
+            let (len, tail) = rest.split_first_chunk::<4>()?;
+            let len = u32::from_le_bytes(*len) as usize;
+            let (s, tail) = tail.split_at(len.min(tail.len()));
+            rest = tail;
+            Some(std::str::from_utf8(s).unwrap_or(""))
+        })
+    }
+
+    pub fn kind(&self) -> &'static str {
+        self.kind
+    }
+
+    pub fn name(&self) -> &str {
+        self.strings().next().unwrap_or("")
+    }
+
+    pub fn time(&self) -> Option<Timestamp> {
+        self.time
+    }
+
+    /// Key and value of each attribute, sorted by key.
+    pub fn attributes(&self) -> impl Iterator<Item = (&str, &str)> {
+        let mut it = self.strings().skip(1);
+        std::iter::from_fn(move || Some((it.next()?, it.next()?)))
+    }
+
+    fn heap(&self) -> usize {
+        heap(self.data.len())
+    }
+}
+
+impl Serialize for TelEvent {
+    fn serialize<S: serde::Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{SerializeMap, SerializeStruct};
+        struct Attributes<'e>(&'e TelEvent);
+        impl Serialize for Attributes<'_> {
+            fn serialize<S: serde::Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+                let mut m = ser.serialize_map(None)?;
+                for (k, v) in self.0.attributes() {
+                    m.serialize_entry(k, v)?;
+                }
+                m.end()
+            }
+        }
+        let mut st = ser.serialize_struct("TelEvent", 4)?;
+        st.serialize_field("kind", self.kind)?;
+        st.serialize_field("name", self.name())?;
+        st.serialize_field("time", &self.time.map(|t| t.to_rfc3339()))?;
+        st.serialize_field("attributes", &Attributes(self))?;
+        st.end()
+    }
 }
 
 /// A turn as telemetry saw it.
@@ -91,7 +259,13 @@ pub struct TelemetrySession {
     pub metric_cost_usd: f64,
     pub events: VecDeque<TelEvent>,
     #[serde(skip)]
-    seen_requests: HashSet<String>,
+    seen_requests: HashSet<Box<str>>,
+    /// Heap bytes of the events' blocks and of the request ids (kept as they change).
+    #[serde(skip)]
+    events_heap: usize,
+    #[serde(skip)]
+    seen_heap: usize,
+    /// [`TelemetrySession::footprint`] when last updated.
     #[serde(skip)]
     bytes: usize,
     #[serde(skip)]
@@ -137,8 +311,43 @@ impl TelemetrySession {
             metric_cost_usd: 0.0,
             events: VecDeque::new(),
             seen_requests: HashSet::new(),
-            bytes: 256 + id.len(),
+            events_heap: 0,
+            seen_heap: 0,
+            bytes: 0,
             touched: 0,
+        }
+    }
+
+    /// What the conversation holds, in bytes as the allocator counts them: its slot in the
+    /// store's table, the id (and the table key's copy of it), every turn, tool call and
+    /// model name with their vectors' spare capacity, the events and the request ids.
+    fn footprint(&self) -> usize {
+        let turns: usize = self.turns.iter().map(turn_heap).sum();
+        let models: usize = self
+            .metric_tokens
+            .iter()
+            .map(|m| heap(m.model.capacity()))
+            .sum();
+        SESSION_SLOT
+            + 2 * heap(self.id.capacity())
+            + self.service.as_ref().map_or(0, |s| heap(s.capacity()))
+            + heap(self.turns.capacity() * size_of::<TelTurn>())
+            + turns
+            + heap(self.metric_tokens.capacity() * size_of::<ModelUsage>())
+            + models
+            + heap(self.events.capacity() * size_of::<TelEvent>())
+            + self.events_heap
+            + table_heap(self.seen_requests.capacity(), size_of::<Box<str>>())
+            + self.seen_heap
+    }
+
+    fn push_event(&mut self, e: TelEvent, max: usize) {
+        self.events_heap += e.heap();
+        self.events.push_back(e);
+        while self.events.len() > max {
+            if let Some(old) = self.events.pop_front() {
+                self.events_heap = self.events_heap.saturating_sub(old.heap());
+            }
         }
     }
 
@@ -208,10 +417,10 @@ impl TelemetrySession {
     }
 
     fn turn_mut(&mut self, key: &str, ts: Option<Timestamp>) -> &mut TelTurn {
-        let pos = match self.turns.iter().position(|t| t.key == key) {
+        // From the end: events mostly go to the latest turns.
+        let pos = match self.turns.iter().rposition(|t| t.key == key) {
             Some(p) => p,
             None => {
-                self.bytes += 256 + key.len();
                 self.turns.push(TelTurn {
                     key: key.to_string(),
                     turn: Turn {
@@ -240,11 +449,43 @@ impl TelemetrySession {
     }
 }
 
-fn tool_mut<'a>(turn: &'a mut Turn, id: &str, bytes: &mut usize) -> &'a mut ToolCall {
-    let pos = match turn.tools.iter().position(|t| t.id == id) {
+/// The table slot of one conversation in the store.
+const SESSION_SLOT: usize = size_of::<((Provider, String), TelemetrySession)>();
+
+/// Heap bytes of one turn: its strings, tool calls and per-model usage.
+fn turn_heap(t: &TelTurn) -> usize {
+    let turn = &t.turn;
+    let tools: usize = turn
+        .tools
+        .iter()
+        .map(|c| {
+            heap(c.id.capacity())
+                + heap(c.name.capacity())
+                + heap(c.input.capacity())
+                + c.output.as_ref().map_or(0, |o| heap(o.capacity()))
+                + c.error.as_ref().map_or(0, |e| heap(e.capacity()))
+        })
+        .sum();
+    let models: usize = turn
+        .usage_by_model
+        .iter()
+        .map(|m| heap(m.model.capacity()))
+        .sum();
+    heap(t.key.capacity())
+        + heap(turn.id.capacity())
+        + turn.model.as_ref().map_or(0, |m| heap(m.capacity()))
+        + heap(turn.user.capacity())
+        + heap(turn.output.capacity())
+        + heap(turn.tools.capacity() * size_of::<ToolCall>())
+        + tools
+        + heap(turn.usage_by_model.capacity() * size_of::<ModelUsage>())
+        + models
+}
+
+fn tool_mut<'a>(turn: &'a mut Turn, id: &str) -> &'a mut ToolCall {
+    let pos = match turn.tools.iter().rposition(|t| t.id == id) {
         Some(p) => p,
         None => {
-            *bytes += 160 + id.len();
             turn.tools.push(ToolCall {
                 id: id.to_string(),
                 ..ToolCall::default()
@@ -265,14 +506,71 @@ fn note_end(turn: &mut Turn, ts: Option<Timestamp>) {
 
 struct Inner {
     sessions: HashMap<(Provider, String), TelemetrySession>,
+    /// The sum of the conversations' footprints.
     bytes: usize,
     clock: u64,
     evicted: u64,
+    runs: u64,
+    /// Memory the process gained besides the stored conversations, when last read.
+    beside: usize,
+    /// The process's resident memory when the store was made.
+    baseline: Option<usize>,
+}
+
+impl Inner {
+    /// Everything held: the conversations and the table's empty slots.
+    fn used(&self) -> usize {
+        let table = table_heap(self.sessions.capacity(), SESSION_SLOT);
+        let slots = self.sessions.len() * (SESSION_SLOT + 1);
+        self.bytes + table.saturating_sub(slots)
+    }
 }
 
 pub struct TelemetryStore {
     cfg: TelemetryConfig,
     inner: Mutex<Inner>,
+    /// Bytes of requests being received and applied right now (bodies, decompressed
+    /// bodies, decoded views): the budget covers the receiver's working memory too.
+    in_flight: AtomicUsize,
+}
+
+/// Counts request memory against the budget while it lives (see [`TelemetryStore::hold`]).
+pub struct Held<'s> {
+    store: &'s TelemetryStore,
+    bytes: usize,
+}
+
+impl Drop for Held<'_> {
+    fn drop(&mut self) {
+        self.store
+            .in_flight
+            .fetch_sub(self.bytes, Ordering::Relaxed);
+    }
+}
+
+/// Runs of records between two readings of the process's memory (about 5 µs each), once
+/// the store is near its budget: every run, so the peak overshoots by one request at most.
+const RSS_EVERY: u64 = 1;
+/// Runs between two hand-backs of freed heap pages to the OS.
+const RELEASE_EVERY: u64 = 64;
+
+/// The process's resident memory, in bytes (Linux).
+fn resident_bytes() -> Option<usize> {
+    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let pages: usize = statm.split_whitespace().nth(1)?.parse().ok()?;
+    // SAFETY: sysconf only reads a system constant.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    Some(pages * usize::try_from(page).ok()?)
+}
+
+/// Hands the allocator's free pages back to the OS: evicted conversations leave holes all
+/// over the heap that glibc keeps resident otherwise.
+fn release_freed() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only walks the allocator's own free lists.
+    unsafe {
+        libc::malloc_trim(0);
+    }
 }
 
 fn nanos_to_ts(n: u64) -> Option<Timestamp> {
@@ -284,30 +582,31 @@ fn nanos_to_ts(n: u64) -> Option<Timestamp> {
     DateTime::<Utc>::from_timestamp(secs, nsec)
 }
 
-fn num(attrs: &BTreeMap<String, String>, key: &str) -> Option<f64> {
-    attrs.get(key).and_then(|v| v.trim().parse::<f64>().ok())
+fn text<'v>(attrs: &[Attr<'v>], key: &str) -> Option<Cow<'v, str>> {
+    attr(attrs, key).map(Value::text)
 }
 
-fn uint(attrs: &BTreeMap<String, String>, key: &str) -> u64 {
+fn num(attrs: &[Attr<'_>], key: &str) -> Option<f64> {
+    attr(attrs, key).and_then(Value::number)
+}
+
+fn uint(attrs: &[Attr<'_>], key: &str) -> u64 {
     num(attrs, key)
         .map(|f| if f > 0.0 { f as u64 } else { 0 })
         .unwrap_or(0)
 }
 
-fn boolean(attrs: &BTreeMap<String, String>, key: &str) -> Option<bool> {
-    match attrs
-        .get(key)
-        .map(|s| s.trim().to_ascii_lowercase())
-        .as_deref()
-    {
-        Some("true") | Some("1") | Some("success") => Some(true),
-        Some("false") | Some("0") | Some("failure") | Some("error") => Some(false),
-        _ => None,
+fn boolean(attrs: &[Attr<'_>], key: &str) -> Option<bool> {
+    let v = text(attrs, key)?;
+    let v = v.trim();
+    let is = |w: &str| v.eq_ignore_ascii_case(w);
+    if is("true") || is("1") || is("success") {
+        Some(true)
+    } else if is("false") || is("0") || is("failure") || is("error") {
+        Some(false)
+    } else {
+        None
     }
-}
-
-fn text_size(attrs: &BTreeMap<String, String>) -> usize {
-    attrs.iter().map(|(k, v)| k.len() + v.len() + 48).sum()
 }
 
 /// Which CLI sent a record, from the resource's `service.name`, the scope and the event.
@@ -324,19 +623,39 @@ fn provider_of(service: Option<&str>, scope: &str, event: &str) -> Option<Provid
     }
 }
 
-fn session_key(
+/// The conversation id: the first of the provider's id attributes present on the record
+/// or its resource (an empty one means none).
+fn session_key<'v>(
     provider: Provider,
-    attrs: &BTreeMap<String, String>,
-    resource: &BTreeMap<String, String>,
-) -> Option<String> {
+    lookup: impl Fn(&str) -> Option<Cow<'v, str>>,
+) -> Option<Cow<'v, str>> {
     let keys: &[&str] = match provider {
         Provider::Codex => &["conversation.id", "session.id", "thread.id"],
         _ => &["session.id", "gen_ai.conversation.id"],
     };
     keys.iter()
-        .find_map(|k| attrs.get(*k).or_else(|| resource.get(*k)))
+        .find_map(|k| lookup(k))
         .filter(|s| !s.trim().is_empty())
-        .cloned()
+}
+
+fn map_session_key(
+    provider: Provider,
+    attrs: &BTreeMap<String, String>,
+    resource: &BTreeMap<String, String>,
+) -> Option<String> {
+    session_key(provider, |k| {
+        attrs
+            .get(k)
+            .or_else(|| resource.get(k))
+            .map(|v| Cow::Borrowed(v.as_str()))
+    })
+    .map(Cow::into_owned)
+}
+
+/// The conversation a run of consecutive records goes to, and its size before them.
+struct Run {
+    key: (Provider, String),
+    before: usize,
 }
 
 impl TelemetryStore {
@@ -348,8 +667,18 @@ impl TelemetryStore {
                 bytes: 0,
                 clock: 0,
                 evicted: 0,
+                runs: 0,
+                beside: 0,
+                baseline: resident_bytes(),
             }),
+            in_flight: AtomicUsize::new(0),
         }
+    }
+
+    /// Counts `bytes` of request memory against the budget until the guard is dropped.
+    pub fn hold(&self, bytes: usize) -> Held<'_> {
+        self.in_flight.fetch_add(bytes, Ordering::Relaxed);
+        Held { store: self, bytes }
     }
 
     pub fn config(&self) -> &TelemetryConfig {
@@ -360,6 +689,56 @@ impl TelemetryStore {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// The conversation records go to, created if needed. Consecutive records of one
+    /// conversation form a run; its size is settled (and the budget kept) when it ends.
+    fn enter<'i>(
+        &self,
+        inner: &'i mut Inner,
+        run: &mut Option<Run>,
+        provider: Provider,
+        id: &str,
+        service: Option<&str>,
+    ) -> &'i mut TelemetrySession {
+        let same = run
+            .as_ref()
+            .is_some_and(|r| r.key.0 == provider && r.key.1 == id);
+        let r = match run {
+            Some(r) if same => r,
+            _ => {
+                self.leave(inner, run);
+                let key = (provider, id.to_string());
+                let before = inner.sessions.get(&key).map_or(0, |s| s.bytes);
+                run.insert(Run { key, before })
+            }
+        };
+        inner.clock += 1;
+        let clock = inner.clock;
+        if !inner.sessions.contains_key(&r.key) {
+            inner
+                .sessions
+                .insert(r.key.clone(), TelemetrySession::new(provider, id));
+        }
+        let s = inner
+            .sessions
+            .get_mut(&r.key)
+            .unwrap_or_else(|| unreachable!("inserted above"));
+        if s.service.is_none() {
+            s.service = service.map(str::to_string);
+        }
+        s.touched = clock;
+        s
+    }
+
+    /// Ends the current run: counts what its conversation holds now and keeps the budget.
+    fn leave(&self, inner: &mut Inner, run: &mut Option<Run>) {
+        let Some(r) = run.take() else { return };
+        if let Some(s) = inner.sessions.get_mut(&r.key) {
+            s.bytes = s.footprint();
+            inner.bytes = inner.bytes.saturating_sub(r.before) + s.bytes;
+        }
+        self.evict(inner);
+    }
+
     /// Applies `f` to the conversation, creating it if needed, and keeps the budget.
     fn with_session(
         &self,
@@ -368,29 +747,37 @@ impl TelemetryStore {
         service: Option<&str>,
         f: impl FnOnce(&mut TelemetrySession, bool),
     ) {
-        let log_prompts = self.cfg.log_prompts;
         let mut inner = self.lock();
-        inner.clock += 1;
-        let clock = inner.clock;
-        let key = (provider, id.to_string());
-        let is_new = !inner.sessions.contains_key(&key);
-        let s = inner
-            .sessions
-            .entry(key)
-            .or_insert_with(|| TelemetrySession::new(provider, id));
-        let before = if is_new { 0 } else { s.bytes };
-        if s.service.is_none() {
-            s.service = service.map(str::to_string);
-        }
-        f(s, log_prompts);
-        s.touched = clock;
-        let after = s.bytes;
-        inner.bytes = inner.bytes.saturating_sub(before) + after;
-        self.evict(&mut inner);
+        let mut run = None;
+        let s = self.enter(&mut inner, &mut run, provider, id, service);
+        f(s, self.cfg.log_prompts);
+        self.leave(&mut inner, &mut run);
     }
 
     fn evict(&self, inner: &mut Inner) {
-        while inner.bytes > self.cfg.budget_bytes && inner.sessions.len() > 1 {
+        let budget = self.cfg.budget_bytes;
+        // What the process gained besides the conversations (requests in flight, holes
+        // left by evictions, code paged in) counts against the budget too: the budget
+        // bounds the receiver's memory. In the dashboard that includes the engine's growth,
+        // so it never takes more than an eighth.
+        inner.runs += 1;
+        let near = inner.used() + inner.beside > budget - budget / 8;
+        if near && inner.runs.is_multiple_of(RELEASE_EVERY) {
+            release_freed();
+        }
+        if near
+            && inner.runs.is_multiple_of(RSS_EVERY)
+            && let (Some(base), Some(now)) = (inner.baseline, resident_bytes())
+        {
+            let grown = now.saturating_sub(base);
+            inner.beside = grown.saturating_sub(inner.used()).min(budget / 8);
+        }
+        // Requests in flight are in the reading already; counting them again keeps room
+        // for the next ones, which the reading cannot see yet. A 64th of the budget is
+        // kept for what the heap grows by before the next reading (holes left by
+        // evictions are not always reusable).
+        let overhead = inner.beside + self.in_flight.load(Ordering::Relaxed) + budget / 64;
+        while inner.used() + overhead > budget && inner.sessions.len() > 1 {
             let Some(oldest) = inner
                 .sessions
                 .iter()
@@ -405,23 +792,28 @@ impl TelemetryStore {
             }
         }
         // A single conversation over budget: drop its oldest raw events.
-        if inner.bytes > self.cfg.budget_bytes {
-            let mut freed = 0;
+        if inner.used() > budget {
+            let mut delta: isize = 0;
             for s in inner.sessions.values_mut() {
-                while s.bytes > self.cfg.budget_bytes / 2 {
-                    let Some(e) = s.events.pop_front() else { break };
-                    let n = text_size(&e.attributes) + 64;
-                    s.bytes = s.bytes.saturating_sub(n);
-                    freed += n;
+                if s.bytes <= budget / 2 {
+                    continue;
                 }
+                let before = s.bytes;
+                while s.bytes > budget / 2 {
+                    let Some(e) = s.events.pop_front() else { break };
+                    s.events_heap = s.events_heap.saturating_sub(e.heap());
+                    s.bytes = s.bytes.saturating_sub(e.heap());
+                }
+                s.bytes = s.footprint();
+                delta += s.bytes as isize - before as isize;
             }
-            inner.bytes = inner.bytes.saturating_sub(freed);
+            inner.bytes = inner.bytes.saturating_add_signed(delta);
         }
     }
 
-    /// Estimated bytes held.
+    /// Bytes held, as the allocator counts them (see [`TelemetrySession::footprint`]).
     pub fn memory_used(&self) -> usize {
-        self.lock().bytes
+        self.lock().used()
     }
 
     pub fn evicted(&self) -> u64 {
@@ -473,44 +865,50 @@ impl TelemetryStore {
         serde_json::Value::Array(out)
     }
 
-    fn push_event(s: &mut TelemetrySession, e: TelEvent, max: usize) {
-        s.bytes += text_size(&e.attributes) + 64 + e.name.len();
-        s.events.push_back(e);
-        while s.events.len() > max {
-            if let Some(old) = s.events.pop_front() {
-                s.bytes = s
-                    .bytes
-                    .saturating_sub(text_size(&old.attributes) + 64 + old.name.len());
-            }
-        }
-    }
-
     /// Logs: the event stream of all three CLIs.
     pub fn ingest_logs(&self, req: &ExportLogsServiceRequest) -> Ingest {
+        self.ingest_log_batch(&LogBatch::from_message(req))
+    }
+
+    /// A protobuf `/v1/logs` body, decoded without copying its strings.
+    pub fn ingest_logs_protobuf(&self, body: &[u8]) -> Result<Ingest, super::decode::DecodeError> {
+        let batch = decode_log_batch(body)?;
+        let _held = self.hold(batch.heap_bytes());
+        Ok(self.ingest_log_batch(&batch))
+    }
+
+    /// Logs, under one lock for the whole request.
+    pub fn ingest_log_batch(&self, batch: &LogBatch<'_>) -> Ingest {
         let mut out = Ingest::default();
-        for rl in &req.resource_logs {
-            let resource = rl
-                .resource
-                .as_ref()
-                .map(|r| attr_map(&r.attributes))
-                .unwrap_or_default();
-            let service = resource.get("service.name").cloned();
-            for sl in &rl.scope_logs {
-                let scope = sl.scope.as_ref().map(|s| s.name.as_str()).unwrap_or("");
-                for rec in &sl.log_records {
-                    let mut attrs = attr_map(&rec.attributes);
-                    let body = rec.body.as_ref().map(value_text).unwrap_or_default();
-                    let event = attrs
-                        .get("event.name")
-                        .cloned()
-                        .or_else(|| (!rec.event_name.is_empty()).then(|| rec.event_name.clone()))
-                        .unwrap_or_else(|| body.clone());
-                    let Some(provider) = provider_of(service.as_deref(), scope, &event) else {
+        let log_prompts = self.cfg.log_prompts;
+        let max = self.cfg.max_events_per_session;
+        let mut writer = EventWriter::default();
+        let mut inner = self.lock();
+        let mut run = None;
+        for rl in &batch.resources {
+            let resource = batch.attrs(&rl.resource);
+            let service = text(resource, "service.name");
+            for sl in &rl.scopes {
+                for rec in &sl.records {
+                    let attrs = batch.attrs(&rec.attributes);
+                    let named = attr(attrs, "event.name");
+                    let event = match named {
+                        Some(v) => v.text(),
+                        None if !rec.event_name.is_empty() => Cow::Borrowed(rec.event_name),
+                        None => rec.body.text(),
+                    };
+                    let Some(provider) = provider_of(service.as_deref(), sl.scope_name, &event)
+                    else {
                         out.accepted += 1; // not from an agent we follow: accepted, ignored
                         continue;
                     };
-                    let Some(sid) = session_key(provider, &attrs, &resource) else {
-                        if attrs.contains_key("event.name") {
+                    let sid = session_key(provider, |k| {
+                        attr(attrs, k)
+                            .or_else(|| attr(resource, k))
+                            .map(Value::text)
+                    });
+                    let Some(sid) = sid else {
+                        if named.is_some() {
                             out.rejected += 1;
                             out.error = Some(format!(
                                 "{event}: no session id (session.id / conversation.id)"
@@ -523,33 +921,20 @@ impl TelemetryStore {
                     let ts = nanos_to_ts(rec.time_unix_nano)
                         .or_else(|| nanos_to_ts(rec.observed_time_unix_nano))
                         .or_else(|| {
-                            attrs
-                                .get("event.timestamp")
-                                .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+                            text(attrs, "event.timestamp")
+                                .and_then(|t| DateTime::parse_from_rfc3339(&t).ok())
                                 .map(|t| t.with_timezone(&Utc))
                         });
                     out.accepted += 1;
-                    let max = self.cfg.max_events_per_session;
-                    self.with_session(provider, &sid, service.as_deref(), |s, log_prompts| {
-                        s.note_time(ts);
-                        apply_log(s, provider, &event, &attrs, ts, log_prompts);
-                        if !log_prompts {
-                            attrs.retain(|k, _| !CONTENT_KEYS.contains(&k.as_str()));
-                        }
-                        Self::push_event(
-                            s,
-                            TelEvent {
-                                kind: "log",
-                                name: event.clone(),
-                                time: ts.map(|t| t.to_rfc3339()),
-                                attributes: attrs,
-                            },
-                            max,
-                        );
-                    });
+                    let s = self.enter(&mut inner, &mut run, provider, &sid, service.as_deref());
+                    s.note_time(ts);
+                    apply_log(s, provider, &event, attrs, ts, log_prompts);
+                    let e = writer.record_event(&event, ts, attrs, log_prompts);
+                    s.push_event(e, max);
                 }
             }
         }
+        self.leave(&mut inner, &mut run);
         out
     }
 
@@ -588,7 +973,7 @@ impl TelemetryStore {
                             out.accepted += 1;
                             continue;
                         };
-                        let Some(sid) = session_key(provider, &attrs, &resource) else {
+                        let Some(sid) = map_session_key(provider, &attrs, &resource) else {
                             out.accepted += 1;
                             continue;
                         };
@@ -603,16 +988,8 @@ impl TelemetryStore {
                             }
                             let mut a = attrs.clone();
                             a.insert("value".into(), value.to_string());
-                            Self::push_event(
-                                s,
-                                TelEvent {
-                                    kind: "metric",
-                                    name,
-                                    time: ts.map(|t| t.to_rfc3339()),
-                                    attributes: a,
-                                },
-                                max,
-                            );
+                            let e = EventWriter::default().map_event("metric", &name, ts, &a);
+                            s.push_event(e, max);
                         });
                     }
                 }
@@ -639,7 +1016,7 @@ impl TelemetryStore {
                         out.accepted += 1;
                         continue;
                     };
-                    let Some(sid) = session_key(provider, &attrs, &resource) else {
+                    let Some(sid) = map_session_key(provider, &attrs, &resource) else {
                         out.accepted += 1;
                         continue;
                     };
@@ -660,16 +1037,8 @@ impl TelemetryStore {
                                 (en - st).num_milliseconds().to_string(),
                             );
                         }
-                        Self::push_event(
-                            s,
-                            TelEvent {
-                                kind: "span",
-                                name,
-                                time: start.map(|t| t.to_rfc3339()),
-                                attributes: attrs,
-                            },
-                            max,
-                        );
+                        let e = EventWriter::default().map_event("span", &name, start, &attrs);
+                        s.push_event(e, max);
                     });
                 }
             }
@@ -712,9 +1081,9 @@ fn apply_metric(s: &mut TelemetrySession, name: &str, attrs: &BTreeMap<String, S
     }
 }
 
-fn content(attrs: &BTreeMap<String, String>, key: &str, log_prompts: bool) -> Option<String> {
+fn content(attrs: &[Attr<'_>], key: &str, log_prompts: bool) -> Option<String> {
     if log_prompts {
-        attrs.get(key).cloned()
+        text(attrs, key).map(Cow::into_owned)
     } else {
         None
     }
@@ -724,7 +1093,7 @@ fn apply_log(
     s: &mut TelemetrySession,
     provider: Provider,
     event: &str,
-    a: &BTreeMap<String, String>,
+    a: &[Attr<'_>],
     ts: Option<Timestamp>,
     log_prompts: bool,
 ) {
@@ -748,30 +1117,27 @@ fn start_from_duration(end: Option<Timestamp>, ms: Option<f64>) -> Option<Timest
 fn apply_claude(
     s: &mut TelemetrySession,
     event: &str,
-    a: &BTreeMap<String, String>,
+    a: &[Attr<'_>],
     ts: Option<Timestamp>,
     log_prompts: bool,
 ) {
-    let key = a
-        .get("prompt.id")
-        .cloned()
-        .unwrap_or_else(|| "no-prompt-id".into());
+    let prompt_id = text(a, "prompt.id");
+    let key = prompt_id.as_deref().unwrap_or("no-prompt-id");
     match event {
         "user_prompt" => {
             let text = content(a, "prompt", log_prompts);
-            let t = s.turn_mut(&key, ts);
+            let t = s.turn_mut(key, ts);
             if let Some(text) = text {
                 t.turn.user = text;
             }
-            let n = t.turn.user.len();
-            s.bytes += n;
         }
         "api_request" => {
-            if let Some(rid) = a.get("request_id") {
-                if !s.seen_requests.insert(rid.clone()) {
+            if let Some(rid) = text(a, "request_id") {
+                if s.seen_requests.contains(rid.as_ref()) {
                     return; // the same request reported twice
                 }
-                s.bytes += rid.len() + 32;
+                s.seen_heap += heap(rid.len());
+                s.seen_requests.insert(rid.as_ref().into());
             }
             let tokens = TokenUsage {
                 input: uint(a, "input_tokens"),
@@ -780,9 +1146,9 @@ fn apply_claude(
                 cache_write: uint(a, "cache_creation_tokens"),
             };
             let cost = num(a, "cost_usd").filter(|c| c.is_finite() && *c >= 0.0);
-            let model = a.get("model").cloned();
+            let model = text(a, "model");
             let start = start_from_duration(ts, num(a, "duration_ms"));
-            let t = s.turn_mut(&key, start.or(ts));
+            let t = s.turn_mut(key, start.or(ts));
             t.turn.add_usage(model.as_deref(), tokens);
             if let Some(c) = cost {
                 t.cost_usd = Some(t.cost_usd.unwrap_or(0.0) + c);
@@ -791,36 +1157,33 @@ fn apply_claude(
         }
         "assistant_response" => {
             let text = content(a, "response", log_prompts);
-            let t = s.turn_mut(&key, ts);
+            let t = s.turn_mut(key, ts);
             if let Some(text) = text {
                 if !t.turn.output.is_empty() {
                     t.turn.output.push('\n');
                 }
                 t.turn.output.push_str(&text);
-                s.bytes += text.len();
             }
-            let t = s.turn_mut(&key, None);
+            let t = s.turn_mut(key, None);
             note_end(&mut t.turn, ts);
         }
         "tool_decision" | "tool_result" => {
-            let id = a.get("tool_use_id").cloned().unwrap_or_else(|| {
-                format!(
-                    "{key}-tool-{}",
-                    a.get("event.sequence").map(String::as_str).unwrap_or("?")
-                )
+            let id = text(a, "tool_use_id").unwrap_or_else(|| {
+                let seq = text(a, "event.sequence");
+                Cow::Owned(format!("{key}-tool-{}", seq.as_deref().unwrap_or("?")))
             });
             let input = content(a, "tool_parameters", log_prompts)
                 .or_else(|| content(a, "tool_input", log_prompts));
-            let mut bytes = 0;
-            let t = s.turn_mut(&key, ts);
-            let tool = tool_mut(&mut t.turn, &id, &mut bytes);
-            if let Some(n) = a.get("tool_name") {
-                tool.name = n.clone();
+            let t = s.turn_mut(key, ts);
+            let tool = tool_mut(&mut t.turn, &id);
+            if let Some(n) = text(a, "tool_name")
+                && tool.name != n
+            {
+                tool.name = n.into_owned();
             }
             if let Some(i) = input
                 && tool.input.is_empty()
             {
-                bytes += i.len();
                 tool.input = i;
             }
             if event == "tool_result" {
@@ -828,14 +1191,13 @@ fn apply_claude(
                 tool.ended_at = ts;
                 tool.started_at = start_from_duration(ts, num(a, "duration_ms"));
                 if tool.success == Some(false) {
-                    tool.error = a.get("error").cloned();
+                    tool.error = text(a, "error").map(Cow::into_owned);
                 }
-            } else if a.get("decision").is_some_and(|d| d == "reject") {
+            } else if text(a, "decision").is_some_and(|d| d == "reject") {
                 tool.success = Some(false);
                 tool.error = Some("rejected".into());
             }
             note_end(&mut t.turn, ts);
-            s.bytes += bytes;
         }
         _ => {}
     }
@@ -844,7 +1206,7 @@ fn apply_claude(
 fn apply_codex(
     s: &mut TelemetrySession,
     event: &str,
-    a: &BTreeMap<String, String>,
+    a: &[Attr<'_>],
     ts: Option<Timestamp>,
     log_prompts: bool,
 ) {
@@ -856,16 +1218,13 @@ fn apply_codex(
             if let Some(text) = text {
                 t.turn.user = text;
             }
-            let n = t.turn.user.len();
-            s.bytes += n;
         }
         "codex.sse_event" | "codex.tool_decision" | "codex.tool_result" | "codex.api_request" => {
             let key = s.last_turn_key().unwrap_or_else(|| "codex-turn-1".into());
-            let mut bytes = 0;
             let t = s.turn_mut(&key, ts);
             match event {
                 "codex.sse_event"
-                    if a.get("event.kind").map(String::as_str) == Some("response.completed") =>
+                    if text(a, "event.kind").as_deref() == Some("response.completed") =>
                 {
                     let prompt = uint(a, "input_token_count");
                     let cached = uint(a, "cached_token_count");
@@ -877,23 +1236,21 @@ fn apply_codex(
                         cache_read: cached,
                         cache_write: written,
                     };
-                    t.turn.add_usage(a.get("model").map(String::as_str), tokens);
+                    t.turn.add_usage(text(a, "model").as_deref(), tokens);
                 }
                 "codex.tool_decision" | "codex.tool_result" => {
-                    let id = a.get("call_id").cloned().unwrap_or_default();
+                    let id = text(a, "call_id").unwrap_or_default();
                     let args = content(a, "arguments", log_prompts);
                     let output = content(a, "output", log_prompts);
-                    let tool = tool_mut(&mut t.turn, &id, &mut bytes);
-                    if let Some(n) = a.get("tool_name") {
-                        tool.name = n.clone();
+                    let tool = tool_mut(&mut t.turn, &id);
+                    if let Some(n) = text(a, "tool_name") {
+                        tool.name = n.into_owned();
                     }
                     if let Some(x) = args {
-                        bytes += x.len();
                         tool.input = x;
                     }
                     if event == "codex.tool_result" {
                         if let Some(o) = output {
-                            bytes += o.len();
                             tool.output = Some(o);
                         }
                         tool.success = boolean(a, "success");
@@ -904,7 +1261,6 @@ fn apply_codex(
                 _ => {}
             }
             note_end(&mut t.turn, ts);
-            s.bytes += bytes;
         }
         _ => {}
     }
@@ -913,13 +1269,12 @@ fn apply_codex(
 fn apply_gemini(
     s: &mut TelemetrySession,
     event: &str,
-    a: &BTreeMap<String, String>,
+    a: &[Attr<'_>],
     ts: Option<Timestamp>,
     log_prompts: bool,
 ) {
-    let key = a
-        .get("prompt_id")
-        .cloned()
+    let key = text(a, "prompt_id")
+        .map(Cow::into_owned)
         .or_else(|| s.last_turn_key())
         .unwrap_or_else(|| "gemini-turn-1".into());
     match event {
@@ -929,8 +1284,6 @@ fn apply_gemini(
             if let Some(text) = text {
                 t.turn.user = text;
             }
-            let n = t.turn.user.len();
-            s.bytes += n;
         }
         "gemini_cli.api_response" => {
             let prompt = uint(a, "input_token_count");
@@ -943,32 +1296,254 @@ fn apply_gemini(
             };
             let start = start_from_duration(ts, num(a, "duration_ms"));
             let t = s.turn_mut(&key, start.or(ts));
-            t.turn.add_usage(a.get("model").map(String::as_str), tokens);
+            t.turn.add_usage(text(a, "model").as_deref(), tokens);
             note_end(&mut t.turn, ts);
         }
         "gemini_cli.tool_call" => {
-            let mut bytes = 0;
             let args = content(a, "function_args", log_prompts);
             let t = s.turn_mut(&key, ts);
-            let id = a
-                .get("tool_call_id")
-                .or_else(|| a.get("call_id"))
-                .cloned()
+            let id = text(a, "tool_call_id")
+                .or_else(|| text(a, "call_id"))
+                .map(Cow::into_owned)
                 .unwrap_or_else(|| format!("{key}-tool-{}", t.turn.tools.len() + 1));
-            let tool = tool_mut(&mut t.turn, &id, &mut bytes);
-            if let Some(n) = a.get("function_name") {
-                tool.name = n.clone();
+            let tool = tool_mut(&mut t.turn, &id);
+            if let Some(n) = text(a, "function_name") {
+                tool.name = n.into_owned();
             }
             if let Some(x) = args {
-                bytes += x.len();
                 tool.input = x;
             }
             tool.success = boolean(a, "success");
             tool.ended_at = ts;
             tool.started_at = start_from_duration(ts, num(a, "duration_ms"));
             note_end(&mut t.turn, ts);
-            s.bytes += bytes;
         }
         _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests_support {
+    use super::super::proto::collector::logs::v1::ExportLogsServiceRequest;
+    use super::super::proto::common::v1::{AnyValue, InstrumentationScope, KeyValue, any_value};
+    use super::super::proto::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
+    use super::super::proto::resource::v1::Resource;
+    use prost::Message;
+
+    fn kv(key: &str, value: any_value::Value) -> KeyValue {
+        KeyValue {
+            key: key.into(),
+            value: Some(AnyValue { value: Some(value) }),
+            ..KeyValue::default()
+        }
+    }
+
+    fn s(key: &str, v: &str) -> KeyValue {
+        kv(key, any_value::Value::StringValue(v.into()))
+    }
+
+    /// One Claude Code-shaped request: `turns` turns of conversation `session`.
+    pub(super) fn claude_request(session: usize, request: usize, turns: usize) -> Vec<u8> {
+        let mut records = Vec::new();
+        for t in 0..turns {
+            let prompt = format!("prompt-{request}-{t}");
+            let tool = format!("toolu_{request}_{t}");
+            let events: [(&str, Vec<KeyValue>); 4] = [
+                ("user_prompt", vec![s("prompt_length", "187")]),
+                (
+                    "api_request",
+                    vec![
+                        s("model", "claude-opus-4-5-20251101"),
+                        kv("input_tokens", any_value::Value::IntValue(3)),
+                        kv("output_tokens", any_value::Value::IntValue(412)),
+                        kv("cost_usd", any_value::Value::DoubleValue(0.04)),
+                        s("request_id", &format!("req_{request}_{t}")),
+                    ],
+                ),
+                (
+                    "tool_decision",
+                    vec![s("tool_name", "Bash"), s("tool_use_id", &tool)],
+                ),
+                (
+                    "tool_result",
+                    vec![
+                        s("tool_name", "Bash"),
+                        s("success", "true"),
+                        s("tool_use_id", &tool),
+                    ],
+                ),
+            ];
+            for (k, (event, extra)) in events.into_iter().enumerate() {
+                let mut attributes = vec![
+                    s("session.id", &format!("session-{session}")),
+                    s("user.email", "dev@example.com"),
+                    s("event.name", event),
+                    s("prompt.id", &prompt),
+                ];
+                attributes.extend(extra);
+                records.push(LogRecord {
+                    time_unix_nano: 1_795_777_195_000_000_000 + (t * 4 + k) as u64,
+                    attributes,
+                    ..LogRecord::default()
+                });
+            }
+        }
+        ExportLogsServiceRequest {
+            resource_logs: vec![ResourceLogs {
+                resource: Some(Resource {
+                    attributes: vec![s("service.name", "claude-code")],
+                    ..Resource::default()
+                }),
+                scope_logs: vec![ScopeLogs {
+                    scope: Some(InstrumentationScope {
+                        name: "com.anthropic.claude_code.events".into(),
+                        ..InstrumentationScope::default()
+                    }),
+                    log_records: records,
+                    ..ScopeLogs::default()
+                }],
+                ..ResourceLogs::default()
+            }],
+        }
+        .encode_to_vec()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::alloc::{GlobalAlloc, Layout, System};
+    use std::cell::Cell;
+
+    /// The system allocator, counting each thread's live bytes as `heap` sizes blocks, so
+    /// a test can hold the store's estimate against what it really allocated.
+    struct Counting;
+
+    thread_local! {
+        static LIVE: Cell<isize> = const { Cell::new(0) };
+    }
+
+    fn count(delta: isize) {
+        let _ = LIVE.try_with(|c| c.set(c.get() + delta));
+    }
+
+    // SAFETY: every call is passed to the system allocator unchanged; counting only reads
+    // the sizes.
+    unsafe impl GlobalAlloc for Counting {
+        unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+            // SAFETY: as the caller promised.
+            let p = unsafe { System.alloc(layout) };
+            if !p.is_null() {
+                count(heap(layout.size()) as isize);
+            }
+            p
+        }
+
+        unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+            // SAFETY: as the caller promised.
+            let p = unsafe { System.alloc_zeroed(layout) };
+            if !p.is_null() {
+                count(heap(layout.size()) as isize);
+            }
+            p
+        }
+
+        unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+            // SAFETY: as the caller promised.
+            unsafe { System.dealloc(ptr, layout) };
+            count(-(heap(layout.size()) as isize));
+        }
+
+        unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+            // SAFETY: as the caller promised.
+            let p = unsafe { System.realloc(ptr, layout, new_size) };
+            if !p.is_null() {
+                count(heap(new_size) as isize - heap(layout.size()) as isize);
+            }
+            p
+        }
+    }
+
+    #[global_allocator]
+    static ALLOCATOR: Counting = Counting;
+
+    use super::tests_support::claude_request;
+
+    /// The store's estimate against the bytes this thread's allocations still hold.
+    fn estimate_and_real(
+        budget: usize,
+        requests: usize,
+        sessions: usize,
+    ) -> (TelemetryStore, usize, usize) {
+        let before = LIVE.with(Cell::get);
+        let store = TelemetryStore::new(TelemetryConfig {
+            budget_bytes: budget,
+            ..TelemetryConfig::default()
+        });
+        for r in 0..requests {
+            let body = claude_request(r % sessions, r, 10);
+            let ingest = store.ingest_logs_protobuf(&body).expect("decodes");
+            assert_eq!(ingest.accepted, 40);
+        }
+        let real = (LIVE.with(Cell::get) - before).max(0) as usize;
+        let estimate = store.memory_used();
+        (store, estimate, real)
+    }
+
+    #[test]
+    fn the_estimate_tracks_what_is_allocated() {
+        let (_store, estimate, real) = estimate_and_real(usize::MAX, 300, 30);
+        let ratio = estimate as f64 / real as f64;
+        eprintln!("estimate {estimate} B, allocated {real} B ({ratio:.3})");
+        assert!(
+            (0.97..=1.03).contains(&ratio),
+            "estimate {estimate} vs allocated {real}"
+        );
+    }
+
+    #[test]
+    fn the_estimate_tracks_what_is_allocated_while_evicting() {
+        let budget = 2 * 1024 * 1024;
+        let (store, estimate, real) = estimate_and_real(budget, 600, 100);
+        assert!(store.evicted() > 0, "the budget was reached");
+        assert!(estimate <= budget, "{estimate} over the budget");
+        let ratio = estimate as f64 / real as f64;
+        eprintln!("estimate {estimate} B, allocated {real} B ({ratio:.3})");
+        assert!(
+            (0.97..=1.03).contains(&ratio),
+            "estimate {estimate} vs allocated {real}"
+        );
+    }
+}
+
+#[cfg(test)]
+mod in_flight_tests {
+    use super::*;
+
+    #[test]
+    fn requests_in_flight_count_against_the_budget() {
+        let budget = 1024 * 1024;
+        let store = TelemetryStore::new(TelemetryConfig {
+            budget_bytes: budget,
+            ..TelemetryConfig::default()
+        });
+        let body =
+            |session: usize, request: usize| tests_support::claude_request(session, request, 10);
+        for r in 0..200 {
+            store
+                .ingest_logs_protobuf(&body(r % 50, r))
+                .expect("decodes");
+        }
+        let full = store.memory_used();
+        assert!(full > budget * 3 / 4, "the store fills its budget: {full}");
+        let held = store.hold(budget / 2);
+        store.ingest_logs_protobuf(&body(0, 1000)).expect("decodes");
+        assert!(
+            store.memory_used() + budget / 2 <= budget,
+            "with half the budget in flight the store keeps the other half: {}",
+            store.memory_used()
+        );
+        drop(held);
+        assert_eq!(store.in_flight.load(Ordering::Relaxed), 0);
     }
 }

@@ -23,8 +23,10 @@ use std::time::{Duration, Instant};
 
 const USAGE: &str = "usage: bench [--quick] [--size SIZE] [--sessions N] [--seed N] [--reps N]
              [--aimux PATH] [--ccusage PATH] [--rotel PATH] [--work DIR] [--out FILE] [--strict]
+             [--only LINE]
 Normally run through scripts/bench, which builds aimux and installs ccusage and rotel first.
---rotel: the rotel-agent executable (PyPI `rotel`) the OTLP receiver is compared with.";
+--rotel: the rotel-agent executable (PyPI `rotel`) the OTLP receiver is compared with.
+--only: run just the benchmarks whose name contains LINE (e.g. `otlp`), to iterate on one.";
 
 struct Opts {
     quick: bool,
@@ -39,6 +41,7 @@ struct Opts {
     out: PathBuf,
     strict: bool,
     timeout: Duration,
+    only: Option<String>,
 }
 
 /// The bound a measured value must keep.
@@ -127,6 +130,7 @@ fn parse_opts() -> Result<Opts, String> {
         out: PathBuf::new(),
         strict: false,
         timeout: Duration::from_secs(300),
+        only: None,
     };
     let (mut size, mut sessions) = (None, None);
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -147,6 +151,7 @@ fn parse_opts() -> Result<Opts, String> {
             "--rotel" => o.rotel = Some(PathBuf::from(val()?)),
             "--work" => o.work = PathBuf::from(val()?),
             "--out" => o.out = PathBuf::from(val()?),
+            "--only" => o.only = Some(val()?),
             "-h" | "--help" => return Err(USAGE.to_string()),
             other => return Err(format!("unknown argument {other}\n{USAGE}")),
         }
@@ -205,7 +210,9 @@ fn run() -> Result<ExitCode, String> {
         ("first frame", bench_first_frame),
     ];
     let mut outcomes = Vec::new();
-    for (label, f) in benches {
+    let only = ctx.opts.only.clone();
+    let selected = |label: &str| only.as_deref().is_none_or(|o| label.contains(o));
+    for (label, f) in benches.iter().filter(|(label, _)| selected(label)) {
         eprintln!("bench: {label} …");
         match f(&mut ctx) {
             Ok(mut o) => outcomes.append(&mut o),
