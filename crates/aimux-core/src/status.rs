@@ -142,6 +142,10 @@ pub const APPROVAL_RECORDS: &[&str] = &[
 /// failed call being *retried*: the turn goes on, so it is not listed.)
 pub const ERROR_RECORDS: &[&str] = &["error"];
 
+/// How many times [`StatusConfig::cpu_active_percent`] a Gemini agent with a held tool call
+/// must use to count as running it in-process rather than showing its approval dialog.
+const GEMINI_DIALOG_CPU_FACTOR: f64 = 4.0;
+
 /// `last_record` kinds that mean the model asked for tools. Gemini writes its tool calls only
 /// once they finished, so while a tool runs or waits for approval its tail has
 /// `last_record = "tool_use"` and an empty `pending_tools`.
@@ -332,6 +336,17 @@ pub fn derive_status_with(
             })
             .map_or_else(|| "tool call".to_string(), |t| format!("`{}`", short(&t)));
         let age = record_at.map(|t| now.signed_duration_since(t));
+        // Gemini's node TUI redraws (and collects garbage) while its approval dialog waits;
+        // on a busy machine one sample of that crosses the CPU threshold, so past the grace
+        // period only clearly sustained work counts as the tool running in-process.
+        let gemini_held =
+            ev.provider == Provider::Gemini && age.is_some_and(|a| a >= cfg.tool_grace);
+        let cpu_busy = if gemini_held {
+            ev.cpu_percent
+                .is_some_and(|c| c >= cfg.cpu_active_percent * GEMINI_DIALOG_CPU_FACTOR)
+        } else {
+            cpu_busy
+        };
         if cpu_busy {
             return (
                 Status::Active,
@@ -782,6 +797,20 @@ mod tests {
                 "`call_9` pending, no tool process, no timestamps".into()
             )
         );
+    }
+
+    #[test]
+    fn gemini_redraw_cpu_does_not_hide_its_approval_dialog() {
+        let mut e = ev(Provider::Gemini);
+        e.tail = Some(pending_tail(60));
+        e.cpu_percent = Some(8.0);
+        assert_eq!(derive(&e).0, Status::Waiting, "{:?}", derive(&e));
+        e.cpu_percent = Some(42.0);
+        assert_eq!(derive(&e).0, Status::Active);
+        // within the grace period any CPU use counts, as for the other providers
+        e.tail = Some(pending_tail(2));
+        e.cpu_percent = Some(8.0);
+        assert_eq!(derive(&e).0, Status::Active);
     }
 
     #[test]
