@@ -690,19 +690,31 @@ fn bench_first_frame(ctx: &mut Ctx) -> Result<Vec<Outcome>, String> {
         };
         ctx.extra
             .insert(key.into(), json!({"first_frame_s": f, "loaded_s": d}));
+        // The target (≤ 150 ms with the index warm) is held against the first screen that
+        // shows data, not merely the first frame: that is when the user can act.
+        let warm_line = key == "tui_first_frame_warm";
+        let (value, target, target_shown) = match (warm_line, data) {
+            (true, Some(x)) => (x, Some(Target::AtMost(150.0)), "<= 150 ms"),
+            (true, None) => (f64::INFINITY, Some(Target::AtMost(150.0)), "<= 150 ms"),
+            (false, _) => (first, None, "none (no index)"),
+        };
         out.push(Outcome::Measured {
             name: label,
-            value: first * 1000.0,
+            value: value * 1000.0,
             unit: "ms",
-            target: None,
-            shown: secs(first),
-            target_shown: "none yet",
+            target,
+            shown: secs(value),
+            target_shown,
             detail: match data {
                 Some(x) => format!(
-                    "first screen without a \"loading\" indicator: {} (tmux capture-pane polled every ~5 ms)",
+                    "first frame {}; first screen without a \"loading\" indicator: {} (tmux capture-pane polled every ~5 ms)",
+                    secs(first),
                     secs(x)
                 ),
-                None => "the \"loading\" indicator did not go away in time".into(),
+                None => format!(
+                    "first frame {}; the \"loading\" indicator did not go away in time",
+                    secs(first)
+                ),
             },
         });
     }
