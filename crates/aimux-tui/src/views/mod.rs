@@ -254,6 +254,35 @@ pub fn list_move(
     })
 }
 
+/// The rows of a filtered, sorted table: indices into `all` of the rows `keep` accepts,
+/// in `order`, and the selection moved to the row whose `id_of` is `selected_id` (else
+/// kept in range).
+pub fn filter_sort_select<T>(
+    all: &[T],
+    keep: impl Fn(&T) -> bool,
+    order: impl Fn(&T, &T) -> std::cmp::Ordering,
+    id_of: impl Fn(&T) -> &str,
+    selected_id: Option<&str>,
+    selected: usize,
+) -> (Vec<usize>, usize) {
+    let mut visible: Vec<usize> = (0..all.len())
+        .filter(|i| all.get(*i).is_some_and(&keep))
+        .collect();
+    visible.sort_by(|a, b| match (all.get(*a), all.get(*b)) {
+        (Some(x), Some(y)) => order(x, y),
+        _ => std::cmp::Ordering::Equal,
+    });
+    let selected = selected_id
+        .and_then(|id| {
+            visible
+                .iter()
+                .position(|i| all.get(*i).is_some_and(|r| id_of(r) == id))
+        })
+        .unwrap_or(selected)
+        .min(visible.len().saturating_sub(1));
+    (visible, selected)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -142,24 +142,15 @@ impl State {
     }
 
     fn rebuild(&mut self, keep: Option<String>) {
-        let mut idx: Vec<usize> = (0..self.all.len())
-            .filter(|i| self.all.get(*i).is_some_and(|s| matches(s, &self.filter)))
-            .collect();
         let sort = self.sort;
-        idx.sort_by(|a, b| match (self.all.get(*a), self.all.get(*b)) {
-            (Some(x), Some(y)) => compare(sort, x, y),
-            _ => Ordering::Equal,
-        });
-        self.visible = idx;
-        if let Some(id) = keep
-            && let Some(p) = self
-                .visible
-                .iter()
-                .position(|i| self.all.get(*i).is_some_and(|s| s.id == id))
-        {
-            self.selected = p;
-        }
-        self.selected = self.selected.min(self.visible.len().saturating_sub(1));
+        (self.visible, self.selected) = super::filter_sort_select(
+            &self.all,
+            |s| matches(s, &self.filter),
+            |x, y| compare(sort, x, y),
+            |s| s.id.as_str(),
+            keep.as_deref(),
+            self.selected,
+        );
     }
 
     pub fn selected_row(&self) -> Option<&SessionRow> {
